@@ -1,0 +1,107 @@
+import { DependencyType, awscdk, javascript } from 'projen';
+
+// The one source of project configuration: package.json, tsconfig, eslint, jest,
+// .gitignore/.npmignore and the GitHub workflows are all generated from here.
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-ecr-deployment',
+  description: 'CDK construct to copy container images into Amazon ECR (or any registry) at deploy time',
+  author: 'cdk-ecr-deployment maintainers',
+  authorAddress: 'maintainers@users.noreply.example',
+  repositoryUrl: 'https://github.com/cdk-ecr-deployment/cdk-ecr-deployment.git',
+  keywords: ['cdk', 'ecr', 'docker', 'container', 'image', 'registry', 'deployment'],
+  license: 'Apache-2.0',
+  stability: 'stable',
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+
+  // Node 20 runs jsii 5.9; keep the published compiler line the same as upstream v4.
+  jsiiVersion: '~5.9.0',
+
+  // Peer ranges are the contract with users; the dev copies below are what we test with.
+  cdkVersion: '2.80.0',
+  constructsVersion: '10.0.0',
+  peerDependencyOptions: { pinnedDevDependency: false },
+  devDeps: [
+    '@types/node@^20',
+    'aws-cdk-lib@2.261.0',
+    'constructs@^10.5.1',
+    '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
+    '@aws-cdk/integ-runner@^2.197.0',
+    'aws-cdk@^2.1100.0',
+    '@aws-sdk/client-ecr@^3',
+    '@aws-sdk/client-s3@^3',
+    '@aws-sdk/client-secrets-manager@^3',
+    'cdk-nag@^3',
+  ],
+
+  publishToPypi: {
+    distName: 'cdk-ecr-deployment',
+    module: 'cdk_ecr_deployment',
+  },
+
+  gitignore: [
+    '/lambda-bin/',
+    '/.venv/',
+    '/.tools/',
+    'cdk.out/',
+    '/bench/out/',
+    '/test/e2e/.work/',
+    '/.e2e/',
+    '*.pprof',
+    '__pycache__/',
+  ],
+  npmIgnoreOptions: {
+    ignorePatterns: [
+    '/lambda/',
+    '/bench/',
+    '/scripts/',
+    '/examples/',
+    '/.ci/',
+    '/.venv/',
+    '/.tools/',
+    'cdk.out/',
+    '/test/',
+  ] },
+
+  jestOptions: {
+    // Snapshots are assertions: CI must fail on a difference, never rewrite it.
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      // The end-to-end suites need real servers; they run through the `e2e` task instead.
+      testPathIgnorePatterns: ['/node_modules/', '/test/e2e/', '/cdk.out/'],
+      // Drop-in comparison packs and installs upstream and synthesizes CDK apps.
+      testTimeout: 120_000,
+    },
+  },
+  tsconfigDev: {
+    compilerOptions: {},
+    include: ['examples/**/*.ts', 'bench/**/*.ts'],
+  },
+});
+
+// projen folds a devDependency into the same-named peer; declare it after construction so
+// a clean `npm ci` installs the constructs version we test with.
+project.deps.addDependency('constructs@^10.5.1', DependencyType.BUILD);
+
+// The Go handler is built with the local toolchain (no Docker) before jsii compiles,
+// so `lib/` and the packed tarball always carry both architectures' bootstraps.
+project.preCompileTask.exec('bash lambda/build.sh');
+
+// projen packages only JS under CI=true; we ship the wheel too, so CI must build it.
+const packageTask = project.tasks.tryFind('package')!;
+packageTask.reset();
+packageTask.spawn(project.tasks.tryFind('package-all')!);
+
+project.addTask('e2e', {
+  description: 'End-to-end tests: the built bootstrap under the Lambda RIE against local registries and moto',
+  exec: 'jest --config test/e2e/jest.config.json --runInBand',
+  receiveArgs: true,
+});
+
+project.addTask('integ:verify', {
+  description: 'Verify the committed integ snapshots offline (no deploy)',
+  exec: 'integ-runner --language typescript --directory test --dry-run',
+});
+
+project.synth();

@@ -1,0 +1,353 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  CustomResource,
+  Duration,
+  RemovalPolicy,
+  Size,
+  Token,
+  aws_ec2 as ec2,
+  aws_iam as iam,
+  aws_lambda as lambda,
+  aws_logs as logs,
+} from 'aws-cdk-lib';
+import { AddToPrincipalPolicyResult, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Construct, IConstruct } from 'constructs';
+import { singletonUuid } from './handler-identity';
+import { IImageName } from './image-name';
+import { grantCopy } from './permissions';
+import { validateArch, validateImageUri, validateRetryConfigs, validateTag } from './validate';
+
+export interface ECRDeploymentProps {
+  /**
+   * The source of the docker image.
+   */
+  readonly src: IImageName;
+
+  /**
+   * The destination of the docker image.
+   */
+  readonly dest: IImageName;
+
+  /**
+   * The image architecture or architectures to be copied.
+   *
+   * With one architecture, that architecture's image is copied from a multi-arch source
+   * (as upstream does). With several, the destination gets an image index holding just
+   * those architectures, and `imageDigest` is the digest of that index.
+   *
+   * Cannot be combined with `copyImageIndex`.
+   *
+   * @default ['amd64']
+   */
+  readonly imageArch?: string[];
+
+  /**
+   * Whether to copy a source docker image index (multi-arch manifest) to the destination.
+   *
+   * When true, copies the image index and all underlying architecture-specific
+   * images in a single operation, including attestation manifests.
+   *
+   * @default false
+   */
+  readonly copyImageIndex?: boolean;
+
+  /**
+   * Tags to apply to individual architecture-specific images when
+   * copyImageIndex is true.
+   *
+   * Can only be specified when copyImageIndex is true. Maps architecture names to
+   * their respective tags. This makes individual architectures discoverable
+   * by human-readable tags in addition to the image index tag.
+   *
+   * For example, { 'arm64': 'image-arm64', 'amd64': 'image-amd64' }.
+   *
+   * @default - no per-architecture tags
+   */
+  readonly archImageTags?: { [architecture: string]: string };
+
+  /**
+   * Retry configuration to apply to when copying images such as the number of retry attempts,
+   * the base amount of delay (in seconds) between each retry, and the max amount of delay (in seconds)
+   * between each retry.
+   *
+   * Retries cover throttling (429, with Retry-After honoured), 5xx answers, connection resets and
+   * timeouts; never authentication failures or missing images. All retries stop before the
+   * Lambda deadline.
+   *
+   * For example, { 'numAttempts': 3, 'baseDelay': 1, 'maxDelay': 5 }
+   *
+   * @default - 3 attempts, 1 second base delay, 10 seconds max delay
+   */
+  readonly retryConfigs?: { [fields: string]: number };
+
+  /**
+   * The amount of memory (in MiB) to allocate to the AWS Lambda function which
+   * copies the image.
+   *
+   * The copier streams layers with bounded memory, so large images do not need more memory;
+   * more memory does give the function more CPU.
+   *
+   * @default 512
+   */
+  readonly memoryLimit?: number;
+
+  /**
+   * Execution role associated with this function.
+   *
+   * The role is given only the statements the copy needs, scoped to the repositories, objects
+   * and secrets this deployment names where they are known at synth time.
+   *
+   * @default - A role is automatically created
+   */
+  readonly role?: iam.IRole;
+
+  /**
+   * The VPC network to place the deployment lambda handler in.
+   *
+   * @default - None
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * Where in the VPC to place the deployment lambda handler.
+   * Only used if 'vpc' is supplied.
+   *
+   * @default - the Vpc default strategy if not specified
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * The list of security groups to associate with the Lambda's network interfaces.
+   *
+   * Only used if 'vpc' is supplied.
+   *
+   * @default - If the function is placed within a VPC and a security group is
+   * not specified, either by this or securityGroup prop, a dedicated security
+   * group will be created for this function.
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+
+  /**
+   * The instruction set of the handler function. ARM_64 runs the arm64 build of the copier on Graviton.
+   *
+   * @default lambda.Architecture.X86_64
+   */
+  readonly lambdaArchitecture?: lambda.Architecture;
+
+  /**
+   * Environment variables for the handler, e.g. `HTTPS_PROXY`, `NO_PROXY` or `LOG_LEVEL`
+   * (debug, info, warn or error).
+   *
+   * Deployments with different environments get different handler functions.
+   *
+   * @default - no extra environment
+   */
+  readonly environment?: { [key: string]: string };
+
+  /**
+   * The size of the handler's /tmp. The copier streams and writes nothing there, so the
+   * default is enough; this exists for organisations that set it by policy.
+   *
+   * @default - 512 MiB, Lambda's default
+   */
+  readonly ephemeralStorageSize?: Size;
+
+  /**
+   * How long the handler's logs are kept.
+   *
+   * Note: CDK implements this with a log-retention custom resource of its own.
+   * Prefer `logGroup` with aws-cdk-lib 2.110 or later.
+   *
+   * @default logs.RetentionDays.INFINITE
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * The log group the handler writes to. Needs aws-cdk-lib 2.110 or later.
+   *
+   * @default - `/aws/lambda/<function name>`, created by Lambda on first use
+   */
+  readonly logGroup?: logs.ILogGroup;
+
+  /**
+   * Extra tags for the copied image in the destination repository, applied after the copy.
+   * The destination's own tag (or digest) is applied as before.
+   *
+   * @default - no extra tags
+   */
+  readonly destTags?: string[];
+
+  /**
+   * What happens to the destination tag when this resource is deleted from the stack.
+   *
+   * RETAIN leaves the image in place, as upstream does. DESTROY deletes the destination tag
+   * (`BatchDeleteImage` on ECR, a manifest DELETE elsewhere); an image already gone counts as deleted.
+   * Only DESTROY grants the delete permission.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+const BIN_DIR = path.join(__dirname, '..', 'lambda-bin');
+
+/**
+ * Copies a container image from a registry or S3 archive into a registry (typically ECR)
+ * when the stack deploys, through a Lambda-backed custom resource.
+ */
+export class ECRDeployment extends Construct {
+  /**
+   * The digest of the image (or image index) at the destination, e.g. `sha256:...`.
+   *
+   * Resolves through `Fn::GetAtt` of the custom resource.
+   */
+  public readonly imageDigest: string;
+
+  /**
+   * The destination image pinned by digest, `REGISTRY/REPO@sha256:...`: use it where a
+   * deployment must run exactly the copied image (e.g. `ecs.ContainerImage.fromRegistry`).
+   */
+  public readonly imageUri: string;
+
+  private handler: lambda.SingletonFunction;
+
+  constructor(scope: Construct, id: string, props: ECRDeploymentProps) {
+    // All checks run before anything is added to the tree, so a bad prop leaves no half-built construct.
+    ECRDeployment.validate(props);
+    super(scope, id);
+
+    const memoryLimit = props.memoryLimit ?? 512;
+    const architecture = props.lambdaArchitecture ?? lambda.Architecture.X86_64;
+    const environment = props.environment && Object.keys(props.environment).length > 0 ? props.environment : undefined;
+    this.handler = new lambda.SingletonFunction(this, 'CustomResourceHandler', {
+      uuid: singletonUuid(this, {
+        memoryLimit,
+        upstreamOptions: {
+          role: props.role && props.role.node.path,
+          vpc: props.vpc && props.vpc.node.path,
+          vpcSubnets: props.vpcSubnets && describeSubnets(props.vpcSubnets),
+          securityGroups: props.securityGroups && props.securityGroups.map(sg => sg.node.path),
+        },
+        extraOptions: {
+          architecture: architecture.name === lambda.Architecture.X86_64.name ? undefined : architecture.name,
+          environment,
+          ephemeralStorageMiB: props.ephemeralStorageSize?.toMebibytes(),
+          logRetention: props.logRetention,
+          logGroup: props.logGroup && props.logGroup.node.path,
+        },
+      }),
+      code: lambda.Code.fromAsset(handlerBinaryDir(architecture)),
+      // Not Runtime.PROVIDED_AL2023, which aws-cdk-lib < 2.105 lacks; the peer range starts at 2.80.
+      runtime: new lambda.Runtime('provided.al2023', lambda.RuntimeFamily.OTHER),
+      handler: 'bootstrap',
+      lambdaPurpose: 'Custom::CDKECRDeployment',
+      description: 'Custom resource handler for copying Docker images between docker registries.',
+      timeout: Duration.minutes(15),
+      role: props.role,
+      memorySize: memoryLimit,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
+      ...(props.lambdaArchitecture ? { architecture } : {}),
+      ...(environment ? { environment } : {}),
+      ...(props.ephemeralStorageSize ? { ephemeralStorageSize: props.ephemeralStorageSize } : {}),
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+      ...(props.logGroup ? { logGroup: props.logGroup } : {}),
+    });
+
+    const destroy = props.removalPolicy === RemovalPolicy.DESTROY;
+    grantCopy(this, this.handlerRole(), { src: props.src, dest: props.dest, deleteOnDestroy: destroy });
+
+    const imageArch = props.imageArch ? props.imageArch.join(',') : '';
+    const resource = new CustomResource(this, 'CustomResource', {
+      serviceToken: this.handler.functionArn,
+      // The type name is upstream's; changing it would replace every deployed resource.
+      resourceType: 'Custom::CDKECRDeployment',
+      properties: {
+        SrcImage: props.src.uri,
+        SrcCreds: props.src.creds,
+        DestImage: props.dest.uri,
+        DestCreds: props.dest.creds,
+        ...(imageArch ? { ImageArch: imageArch } : {}),
+        ...(props.copyImageIndex ? { CopyImageIndex: props.copyImageIndex } : {}),
+        ...(props.archImageTags ? { ArchImageTags: JSON.stringify(props.archImageTags) } : {}),
+        ...(props.retryConfigs ? { RetryConfigs: JSON.stringify(props.retryConfigs) } : {}),
+        ...(props.destTags && props.destTags.length > 0 ? { DestTags: JSON.stringify(props.destTags) } : {}),
+        ...(destroy ? { RemovalPolicy: 'destroy' } : {}),
+      },
+    });
+    this.imageDigest = resource.getAttString('ImageDigest');
+    this.imageUri = resource.getAttString('ImageUri');
+  }
+
+  /**
+   * Adds a statement to the handler's role, e.g. for a KMS key or a secret the construct cannot see.
+   */
+  public addToPrincipalPolicy(statement: PolicyStatement): AddToPrincipalPolicyResult {
+    return this.handlerRole().addToPrincipalPolicy(statement);
+  }
+
+  private handlerRole(): iam.IRole {
+    const role = this.handler.role;
+    if (!role) {
+      throw new Error('lambda.SingletonFunction should have created a Role');
+    }
+    return role;
+  }
+
+  private static validate(props: ECRDeploymentProps): void {
+    // Upstream v4's messages, kept word for word: users' tests match on them.
+    if (props.imageArch && props.copyImageIndex) {
+      throw new Error('imageArch and copyImageIndex cannot both be set');
+    }
+    if (!props.copyImageIndex && props.archImageTags) {
+      throw new Error('archImageTags can only be specified when copyImageIndex is true');
+    }
+    if (props.memoryLimit !== undefined && Token.isUnresolved(props.memoryLimit)) {
+      throw new Error('Can\'t use tokens when specifying "memoryLimit" since we use it to identify the singleton custom resource handler');
+    }
+
+    if (!props.src || !props.dest) {
+      throw new Error(`ECRDeployment: ${props.src ? 'dest' : 'src'}: an image is required`);
+    }
+    validateImageUri('src', props.src.uri, { destination: false });
+    validateImageUri('dest', props.dest.uri, { destination: true });
+    if (props.imageArch) {
+      if (props.imageArch.length === 0) {
+        throw new Error('ECRDeployment: imageArch: must name at least one architecture; omit it for the default (amd64)');
+      }
+      props.imageArch.forEach(a => validateArch('imageArch', a));
+      if (new Set(props.imageArch).size !== props.imageArch.length) {
+        throw new Error(`ECRDeployment: imageArch: duplicate architecture in ${JSON.stringify(props.imageArch)}`);
+      }
+    }
+    for (const [arch, tag] of Object.entries(props.archImageTags ?? {})) {
+      validateArch('archImageTags', arch);
+      validateTag('archImageTags', tag);
+    }
+    if (props.retryConfigs) {
+      validateRetryConfigs(props.retryConfigs);
+    }
+    (props.destTags ?? []).forEach(t => validateTag('destTags', t));
+    if (props.memoryLimit !== undefined && (props.memoryLimit < 128 || props.memoryLimit > 10240)) {
+      throw new Error(`ECRDeployment: memoryLimit: must be between 128 and 10240 MiB, got ${props.memoryLimit}`);
+    }
+  }
+}
+
+function describeSubnets(selection: ec2.SubnetSelection): unknown {
+  return {
+    ...selection,
+    subnets: selection.subnets?.map(s => (s as IConstruct).node.path),
+    subnetFilters: selection.subnetFilters ? selection.subnetFilters.length : undefined,
+  };
+}
+
+function handlerBinaryDir(architecture: lambda.Architecture): string {
+  const dir = path.join(BIN_DIR, architecture.name === lambda.Architecture.ARM_64.name ? 'arm64' : 'amd64');
+  if (!fs.existsSync(path.join(dir, 'bootstrap'))) {
+    throw new Error(`ECRDeployment: the handler binary is missing at ${dir}/bootstrap; build it with 'npx projen pre-compile' (bash lambda/build.sh)`);
+  }
+  return dir;
+}

@@ -1,0 +1,2 @@
+export * from './image-name';
+export * from './ecr-deployment';
