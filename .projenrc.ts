@@ -32,7 +32,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-ecr@^3',
     '@aws-sdk/client-s3@^3',
     '@aws-sdk/client-secrets-manager@^3',
-    'cdk-nag@^3',
+    'cdk-nag@^2.37.0',
   ],
 
   publishToPypi: {
@@ -53,16 +53,17 @@ const project = new awscdk.AwsCdkConstructLibrary({
   ],
   npmIgnoreOptions: {
     ignorePatterns: [
-    '/lambda/',
-    '/bench/',
-    '/scripts/',
-    '/examples/',
-    '/.ci/',
-    '/.venv/',
-    '/.tools/',
-    'cdk.out/',
-    '/test/',
-  ] },
+      '/lambda/',
+      '/bench/',
+      '/scripts/',
+      '/examples/',
+      '/.ci/',
+      '/.venv/',
+      '/.tools/',
+      'cdk.out/',
+      '/test/',
+    ],
+  },
 
   jestOptions: {
     // Snapshots are assertions: CI must fail on a difference, never rewrite it.
@@ -70,13 +71,17 @@ const project = new awscdk.AwsCdkConstructLibrary({
     jestConfig: {
       // The end-to-end suites need real servers; they run through the `e2e` task instead.
       testPathIgnorePatterns: ['/node_modules/', '/test/e2e/', '/cdk.out/'],
+      // The packed upstream release has our package name; keep it out of jest's module map.
+      modulePathIgnorePatterns: ['<rootDir>/.tools/'],
       // Drop-in comparison packs and installs upstream and synthesizes CDK apps.
       testTimeout: 120_000,
     },
   },
+  tsconfigDevFile: 'tsconfig.dev.json',
   tsconfigDev: {
     compilerOptions: {},
     include: ['examples/**/*.ts', 'bench/**/*.ts'],
+    exclude: ['node_modules', '.tools', 'cdk.out', 'lib', 'dist', 'test/**/cdk.out', 'test/**/*.snapshot'],
   },
 });
 

@@ -214,7 +214,7 @@ export class ECRDeployment extends Construct {
 
   constructor(scope: Construct, id: string, props: ECRDeploymentProps) {
     // All checks run before anything is added to the tree, so a bad prop leaves no half-built construct.
-    ECRDeployment.validate(props);
+    validateProps(props);
     super(scope, id);
 
     const memoryLimit = props.memoryLimit ?? 512;
@@ -295,44 +295,44 @@ export class ECRDeployment extends Construct {
     }
     return role;
   }
+}
 
-  private static validate(props: ECRDeploymentProps): void {
-    // Upstream v4's messages, kept word for word: users' tests match on them.
-    if (props.imageArch && props.copyImageIndex) {
-      throw new Error('imageArch and copyImageIndex cannot both be set');
-    }
-    if (!props.copyImageIndex && props.archImageTags) {
-      throw new Error('archImageTags can only be specified when copyImageIndex is true');
-    }
-    if (props.memoryLimit !== undefined && Token.isUnresolved(props.memoryLimit)) {
-      throw new Error('Can\'t use tokens when specifying "memoryLimit" since we use it to identify the singleton custom resource handler');
-    }
+function validateProps(props: ECRDeploymentProps): void {
+  // Upstream v4's messages, kept word for word: users' tests match on them.
+  if (props.imageArch && props.copyImageIndex) {
+    throw new Error('imageArch and copyImageIndex cannot both be set');
+  }
+  if (!props.copyImageIndex && props.archImageTags) {
+    throw new Error('archImageTags can only be specified when copyImageIndex is true');
+  }
+  if (props.memoryLimit !== undefined && Token.isUnresolved(props.memoryLimit)) {
+    throw new Error('Can\'t use tokens when specifying "memoryLimit" since we use it to identify the singleton custom resource handler');
+  }
 
-    if (!props.src || !props.dest) {
-      throw new Error(`ECRDeployment: ${props.src ? 'dest' : 'src'}: an image is required`);
+  if (!props.src || !props.dest) {
+    throw new Error(`ECRDeployment: ${props.src ? 'dest' : 'src'}: an image is required`);
+  }
+  validateImageUri('src', props.src.uri, { destination: false });
+  validateImageUri('dest', props.dest.uri, { destination: true });
+  if (props.imageArch) {
+    if (props.imageArch.length === 0) {
+      throw new Error('ECRDeployment: imageArch: must name at least one architecture; omit it for the default (amd64)');
     }
-    validateImageUri('src', props.src.uri, { destination: false });
-    validateImageUri('dest', props.dest.uri, { destination: true });
-    if (props.imageArch) {
-      if (props.imageArch.length === 0) {
-        throw new Error('ECRDeployment: imageArch: must name at least one architecture; omit it for the default (amd64)');
-      }
-      props.imageArch.forEach(a => validateArch('imageArch', a));
-      if (new Set(props.imageArch).size !== props.imageArch.length) {
-        throw new Error(`ECRDeployment: imageArch: duplicate architecture in ${JSON.stringify(props.imageArch)}`);
-      }
+    props.imageArch.forEach(a => validateArch('imageArch', a));
+    if (new Set(props.imageArch).size !== props.imageArch.length) {
+      throw new Error(`ECRDeployment: imageArch: duplicate architecture in ${JSON.stringify(props.imageArch)}`);
     }
-    for (const [arch, tag] of Object.entries(props.archImageTags ?? {})) {
-      validateArch('archImageTags', arch);
-      validateTag('archImageTags', tag);
-    }
-    if (props.retryConfigs) {
-      validateRetryConfigs(props.retryConfigs);
-    }
-    (props.destTags ?? []).forEach(t => validateTag('destTags', t));
-    if (props.memoryLimit !== undefined && (props.memoryLimit < 128 || props.memoryLimit > 10240)) {
-      throw new Error(`ECRDeployment: memoryLimit: must be between 128 and 10240 MiB, got ${props.memoryLimit}`);
-    }
+  }
+  for (const [arch, tag] of Object.entries(props.archImageTags ?? {})) {
+    validateArch('archImageTags', arch);
+    validateTag('archImageTags', tag);
+  }
+  if (props.retryConfigs) {
+    validateRetryConfigs(props.retryConfigs);
+  }
+  (props.destTags ?? []).forEach(t => validateTag('destTags', t));
+  if (props.memoryLimit !== undefined && (props.memoryLimit < 128 || props.memoryLimit > 10240)) {
+    throw new Error(`ECRDeployment: memoryLimit: must be between 128 and 10240 MiB, got ${props.memoryLimit}`);
   }
 }
 

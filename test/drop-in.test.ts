@@ -17,7 +17,7 @@ function synth(lib: Lib, def: AppDef): any {
 const ecrDest = (tag: string) => `${Aws.ACCOUNT_ID}.dkr.ecr.${Aws.REGION}.amazonaws.com/my-repo:${tag}`;
 
 const configurations: { [name: string]: AppDef } = {
-  defaults: (lib, stack) => {
+  'defaults': (lib, stack) => {
     new lib.ECRDeployment(stack, 'Deploy', {
       src: new lib.DockerImageName('nginx:latest'),
       dest: new lib.DockerImageName(ecrDest('latest')),
