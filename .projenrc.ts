@@ -24,7 +24,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   peerDependencyOptions: { pinnedDevDependency: false },
   devDeps: [
     '@types/node@^20',
-    'aws-cdk-lib@2.261.0',
+    'aws-cdk-lib@2.257.0',
     'constructs@^10.5.1',
     '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
     '@aws-cdk/integ-runner@^2.197.0',
@@ -50,6 +50,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '/.e2e/',
     '*.pprof',
     '__pycache__/',
+    '/.reports/',
+    // integ snapshots keep templates; the staged assets (the handler binaries) are rebuilt.
+    'test/*.snapshot/asset.*',
   ],
   npmIgnoreOptions: {
     ignorePatterns: [
@@ -105,8 +108,12 @@ project.addTask('e2e', {
 });
 
 project.addTask('integ:verify', {
-  description: 'Verify the committed integ snapshots offline (no deploy)',
-  exec: 'integ-runner --language typescript --directory test --dry-run',
+  description: 'Verify the committed integ snapshots offline: a snapshot difference fails, nothing deploys',
+  exec: 'integ-runner --language typescript --directory test --parallel-regions us-east-1',
+});
+project.addTask('integ:snapshot', {
+  description: 'Rewrite the integ snapshots without deploying (review the diff before committing)',
+  exec: 'integ-runner --language typescript --directory test --update-on-failed --dry-run --force',
 });
 
 project.synth();
