@@ -81,9 +81,16 @@ const project = new awscdk.AwsCdkConstructLibrary({
     },
   },
   tsconfigDevFile: 'tsconfig.dev.json',
+  eslintOptions: {
+    dirs: ['src'],
+    devdirs: ['test', 'examples', 'projenrc'],
+    tsconfigPath: './tsconfig.dev.json',
+    // The tests live only in tsconfig.dev.json, which the project service would not find.
+    projectService: false,
+  },
   tsconfigDev: {
     compilerOptions: {},
-    include: ['examples/**/*.ts', 'bench/**/*.ts'],
+    include: ['examples/**/*.ts', 'bench/**/*.ts', '.projenrc.ts'],
     exclude: ['node_modules', '.tools', 'cdk.out', 'lib', 'dist', 'test/**/cdk.out', 'test/**/*.snapshot'],
   },
 });
@@ -100,6 +107,10 @@ project.preCompileTask.exec('bash lambda/build.sh');
 const packageTask = project.tasks.tryFind('package')!;
 packageTask.reset();
 packageTask.spawn(project.tasks.tryFind('package-all')!);
+
+// jsii-pacmak names its tarball `name@version.jsii.tgz`; also leave the plain `npm pack` name
+// (`cdk-ecr-deployment-VERSION.tgz`) that users and the checks expect.
+project.tasks.tryFind('package:js')!.exec('npm pack --pack-destination dist/js --silent');
 
 project.addTask('e2e', {
   description: 'End-to-end tests: the built bootstrap under the Lambda RIE against local registries and moto',

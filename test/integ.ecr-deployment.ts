@@ -2,8 +2,8 @@
 // through the ECR API (DescribeImages) that the tag exists with the digest the copier reported.
 // Offline, `npx projen integ:verify` checks the committed snapshot; with an account,
 // `npx integ-runner --directory test --language typescript --update-on-failed` deploys it.
-import { App, RemovalPolicy, Stack, aws_ecr as ecr } from 'aws-cdk-lib';
 import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
+import { App, RemovalPolicy, Stack, aws_ecr as ecr } from 'aws-cdk-lib';
 import { DockerImageName, ECRDeployment } from '../src';
 
 const app = new App();

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs everything the end-to-end harness and the demo need, on a fresh Debian bookworm
+# machine (as root) or again on one already set up (then it only checks, in a few seconds).
+# Everything comes through apt, PyPI, npm or the Go module proxy; nothing else is downloaded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# --- Debian packages --------------------------------------------------------------------
+APT_PKGS=(docker-registry skopeo umoci apache2-utils openssl curl time jq)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "apt: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # A fresh machine has no package lists; update only when something must be installed.
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "apt: all present (${APT_PKGS[*]})"
+fi
+
+# --- Python venv with moto (AWS API stand-in) and pytest ---------------------------------
+if [ -x .venv/bin/python ] && .venv/bin/python -c 'import moto.server, pytest, flask' 2>/dev/null; then
+  say "python: .venv has moto[server] and pytest"
+else
+  say "python: creating .venv with moto[server] and pytest"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check 'moto[server]' pytest
+fi
+
+# --- Go tools ------------------------------------------------------------------------------
+RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
+if [ -x .tools/bin/aws-lambda-rie ]; then
+  say "go: .tools/bin/aws-lambda-rie present"
+else
+  say "go: installing aws-lambda-rie@$RIE_VERSION into .tools/bin"
+  mkdir -p .tools/bin
+  GOBIN="$ROOT/.tools/bin" go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
+fi
+
+# --- npm -------------------------------------------------------------------------------------
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+  say "npm: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules
+else
+  say "npm: node_modules up to date"
+fi
+
+say "done"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is needed, builds everything, runs every suite
+# (jest, go, end-to-end, integ snapshots, Python) and prints `N passed, N failed`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+export NODE_NO_WARNINGS=1
+
+bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+REPORTS=$ROOT/.reports
+rm -rf "$REPORTS" test-reports
+mkdir -p "$REPORTS"
+STEPS=$REPORTS/steps.txt
+: > "$STEPS"
+
+# Runs a named step; its exit status is recorded, and the run goes on so every suite reports.
+step() {
+  local name=$1; shift
+  echo "=== $name"
+  local start=$SECONDS
+  if "$@"; then echo "ok $name" >> "$STEPS"; else echo "FAILED $name" >> "$STEPS"; fi
+  echo "=== $name: $((SECONDS - start)) s"
+}
+
+# Build: Go handler (both architectures), jsii, API.md, jest unit tests, eslint, npm tarball and wheel.
+step build env JEST_JUNIT_OUTPUT_DIR="$REPORTS" JEST_JUNIT_OUTPUT_NAME=jest-unit.xml npx projen build
+step packages-carry-binaries bash scripts/check-packages.sh
+step go-vet bash -c 'cd lambda && go vet -tags "$(cat build-tags.txt)" ./...'
+(cd lambda && go test -tags "$(cat build-tags.txt)" -json -count=1 ./... > "$REPORTS/go.gojson" 2> "$REPORTS/go.stderr"); echo "=== go test: exit $?"
+if [ -f test/e2e/jest.config.json ]; then
+  step e2e env JEST_JUNIT_OUTPUT_DIR="$REPORTS" JEST_JUNIT_OUTPUT_NAME=jest-e2e.xml npx projen e2e
+fi
+step integ-snapshots npx projen integ:verify
+if [ -d test/python ]; then
+  step python .venv/bin/python -m pytest -q test/python --junitxml="$REPORTS/pytest.xml"
+fi
+
+echo "=== summary"
+node scripts/summarize.js "$REPORTS" "$STEPS"
