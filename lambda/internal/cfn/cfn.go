@@ -1,0 +1,205 @@
+// Package cfn speaks the CloudFormation custom-resource protocol: it parses
+// the event, runs the work under a deadline that ends before the Lambda's,
+// recovers panics, and always sends exactly one response to the ResponseURL.
+//
+// aws-lambda-go's cfn.LambdaWrap is not used because it falls back to the log
+// stream name as PhysicalResourceId, which changes between invocations and
+// makes CloudFormation replace the resource.
+package cfn
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/cdk-ecr-deployment/handler/internal/errs"
+	"github.com/cdk-ecr-deployment/handler/internal/props"
+)
+
+// Work does the resource's job. requestType is Create, Update or Delete;
+// the returned data becomes the response's Data (Fn::GetAtt attributes).
+type Work func(ctx context.Context, requestType string, p *props.Properties) (map[string]string, error)
+
+// Handler is the Lambda entry point for custom-resource events.
+type Handler struct {
+	work Work
+	// Client sends the response. Default: a client with a 30s timeout.
+	client *http.Client
+	// margin computes how long before the Lambda deadline the work must stop.
+	margin func(remaining time.Duration) time.Duration
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithHTTPClient sets the client used for the response PUT (default: 30s timeout, proxy from environment).
+func WithHTTPClient(c *http.Client) Option { return func(h *Handler) { h.client = c } }
+
+// New returns a Handler running work.
+func New(work Work, opts ...Option) *Handler {
+	h := &Handler{work: work, client: &http.Client{Timeout: 30 * time.Second}, margin: Margin}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// Margin is the time kept free before the Lambda deadline for sending the
+// response: 10% of the remaining time, at most 60s, and at least 5s (or
+// half the remaining time when less than 10s remain).
+func Margin(remaining time.Duration) time.Duration {
+	m := min(remaining/10, 60*time.Second)
+	floor := min(5*time.Second, remaining/2)
+	return max(m, floor)
+}
+
+// PhysicalID picks the PhysicalResourceId for ev.
+func PhysicalID(ev cfn.Event) string {
+	fallback := func() string {
+		if ev.PhysicalResourceID != "" {
+			return ev.PhysicalResourceID
+		}
+		sum := sha256.Sum256([]byte(ev.StackID + "/" + ev.LogicalResourceID))
+		return "ecr-deployment-" + hex.EncodeToString(sum[:8])
+	}
+	switch ev.RequestType {
+	case cfn.RequestDelete:
+		return fallback()
+	case cfn.RequestUpdate:
+		newID := props.DestinationID(ev.ResourceProperties)
+		if newID == "" {
+			return fallback()
+		}
+		if ev.PhysicalResourceID != "" && props.DestinationID(ev.OldResourceProperties) == newID {
+			// Keeps ids made by other handler versions (e.g. upstream's log
+			// stream names) as long as the destination is unchanged, so an
+			// upgrade does not replace the resource.
+			return ev.PhysicalResourceID
+		}
+		// A new id makes CloudFormation delete the old resource afterwards.
+		return newID
+	default:
+		if id := props.DestinationID(ev.ResourceProperties); id != "" {
+			return id
+		}
+		return fallback()
+	}
+}
+
+// Handle runs one event. It returns an error only when no response could be
+// delivered, so that the failure shows in the Lambda's metrics.
+func (h *Handler) Handle(ctx context.Context, ev cfn.Event) error {
+	start := time.Now()
+	id := PhysicalID(ev)
+	log := slog.With("request_type", string(ev.RequestType), "logical_id", ev.LogicalResourceID, "request_id", ev.RequestID)
+
+	data, err := h.run(ctx, ev, log)
+	resp := Response{
+		Status:             "SUCCESS",
+		PhysicalResourceID: id,
+		StackID:            ev.StackID,
+		RequestID:          ev.RequestID,
+		LogicalResourceID:  ev.LogicalResourceID,
+		Data:               data,
+	}
+	if err != nil {
+		resp.Status = "FAILED"
+		resp.Data = nil
+		resp.Reason = err.Error()
+		if lc, ok := lambdacontext.FromContext(ctx); ok && lc != nil && lambdacontext.LogStreamName != "" {
+			resp.Reason += " (log stream: " + lambdacontext.LogStreamName + ")"
+		}
+		log.Error("request failed", "error", err.Error(), "duration", time.Since(start).Round(time.Millisecond).String())
+	} else {
+		log.Info("request succeeded", "physical_id", id, "data", data, "duration", time.Since(start).Round(time.Millisecond).String())
+	}
+	if ev.ResponseURL == "" {
+		return errors.New("the event has no ResponseURL; nothing to answer")
+	}
+	if err := send(ctx, h.client, ev.ResponseURL, resp); err != nil {
+		log.Error("sending the response to CloudFormation failed", "error", err.Error())
+		return err
+	}
+	return nil
+}
+
+// run executes the work under the deadline and turns panics into errors.
+func (h *Handler) run(ctx context.Context, ev cfn.Event, log *slog.Logger) (map[string]string, error) {
+	p, perr := props.Parse(ev.ResourceProperties)
+	if perr != nil {
+		if ev.RequestType == cfn.RequestDelete {
+			// Nothing can have been created from properties that never
+			// validated; failing here would block the stack's deletion.
+			log.Warn("properties invalid on Delete; nothing to clean up", "error", perr.Error())
+			return nil, nil
+		}
+		return nil, perr
+	}
+	log.Info("request", "src", p.SrcImage, "dest", p.DestImage, "arch", archs(p), "copy_image_index", p.CopyImageIndex,
+		"dest_tags", p.DestTags, "removal_policy", string(p.RemovalPolicy))
+
+	workCtx := ctx
+	var budget time.Duration
+	if dl, ok := ctx.Deadline(); ok {
+		remaining := time.Until(dl)
+		budget = remaining - h.margin(remaining)
+		var cancel context.CancelFunc
+		workCtx, cancel = context.WithTimeoutCause(ctx, budget, errs.ErrDeadline)
+		defer cancel()
+	}
+
+	type result struct {
+		data map[string]string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("panic", "value", fmt.Sprint(r), "stack", string(debug.Stack()))
+				done <- result{err: fmt.Errorf("internal error (panic: %v); this is a bug in cdk-ecr-deployment", r)}
+			}
+		}()
+		data, err := h.work(workCtx, string(ev.RequestType), p)
+		done <- result{data, err}
+	}()
+
+	var res result
+	select {
+	case res = <-done:
+	case <-workCtx.Done():
+		// Give the work a moment to return its own, more precise error;
+		// then answer anyway, because CloudFormation must hear back.
+		select {
+		case res = <-done:
+		case <-time.After(h.margin(budget) / 2):
+			res = result{err: context.Cause(workCtx)}
+		}
+	}
+	if res.err != nil && workCtx.Err() != nil && errors.Is(context.Cause(workCtx), errs.ErrDeadline) {
+		if !errors.Is(res.err, errs.ErrDeadline) {
+			res.err = fmt.Errorf("%w: the work did not finish within %s, before the Lambda timeout: %v",
+				errs.ErrDeadline, budget.Round(time.Second), res.err)
+		} else {
+			res.err = fmt.Errorf("%v (stopped after %s, before the Lambda timeout)", res.err, budget.Round(time.Second))
+		}
+	}
+	return res.data, res.err
+}
+
+func archs(p *props.Properties) []string {
+	out := make([]string, len(p.ImageArch))
+	for i, a := range p.ImageArch {
+		out[i] = a.String()
+	}
+	return out
+}

@@ -1,0 +1,115 @@
+// Package logging sets up the handler's JSON logger and keeps secrets out of it.
+//
+// containers/image logs through logrus; its messages are forwarded into slog
+// after redaction so that there is exactly one log format and one place where
+// redaction happens.
+package logging
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Setup installs a JSON slog logger writing to w at the level named by the
+// LOG_LEVEL value (debug, info, warn, error; default info) and routes logrus
+// into it. It returns the logger.
+func Setup(w io.Writer, levelName string) *slog.Logger {
+	level, ok := ParseLevel(levelName)
+	logger := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(logger)
+	if !ok {
+		logger.Warn("LOG_LEVEL not understood; using info", "value", Redact(levelName), "allowed", "debug, info, warn, error")
+	}
+	routeLogrus(logger, level)
+	return logger
+}
+
+// FromEnv is Setup(os.Stdout, $LOG_LEVEL).
+func FromEnv() *slog.Logger { return Setup(os.Stdout, os.Getenv("LOG_LEVEL")) }
+
+// ParseLevel maps a LOG_LEVEL value to a slog level; ok is false (and the
+// level info) when the value is not understood. Empty means info.
+func ParseLevel(s string) (slog.Level, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "":
+		return slog.LevelInfo, true
+	case "debug", "trace":
+		return slog.LevelDebug, true
+	case "info":
+		return slog.LevelInfo, true
+	case "warn", "warning":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return slog.LevelInfo, false
+}
+
+var (
+	// scheme://user:pass@host -> scheme://REDACTED@host
+	userinfoRe = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@`)
+	// Authorization: Bearer xyz, Basic xyz
+	authHeaderRe = regexp.MustCompile(`(?i)(authorization["']?\s*[:=]\s*["']?)(bearer|basic)?\s*[^\s"',]+`)
+	// Presigned URL signatures and session tokens in query strings.
+	sigQueryRe = regexp.MustCompile(`(?i)([?&](x-amz-signature|x-amz-credential|x-amz-security-token|signature|awsaccesskeyid|token|access_token|password)=)[^&\s"]+`)
+)
+
+// Redact removes credentials that may appear inside a free-form message:
+// URL userinfo, Authorization header values and signed query parameters.
+func Redact(s string) string {
+	s = userinfoRe.ReplaceAllString(s, "${1}REDACTED@")
+	s = authHeaderRe.ReplaceAllString(s, "${1}REDACTED")
+	s = sigQueryRe.ReplaceAllString(s, "${1}REDACTED")
+	return s
+}
+
+// RedactURL drops userinfo and the whole query string of a URL-ish string;
+// used for values such as the CloudFormation ResponseURL that are secret in full.
+func RedactURL(s string) string {
+	s = userinfoRe.ReplaceAllString(s, "${1}REDACTED@")
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		s = s[:i] + "?REDACTED"
+	}
+	return s
+}
+
+type logrusHook struct{ logger *slog.Logger }
+
+func (h logrusHook) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (h logrusHook) Fire(e *logrus.Entry) error {
+	var lvl slog.Level
+	switch e.Level {
+	case logrus.PanicLevel, logrus.FatalLevel, logrus.ErrorLevel:
+		lvl = slog.LevelError
+	case logrus.WarnLevel:
+		lvl = slog.LevelWarn
+	case logrus.InfoLevel:
+		lvl = slog.LevelInfo
+	default:
+		lvl = slog.LevelDebug
+	}
+	// Fields are dropped on purpose: they are free-form and not worth the
+	// risk of carrying a credential past the redactor.
+	h.logger.Log(context.Background(), lvl, Redact(e.Message), "source", "containers/image")
+	return nil
+}
+
+func routeLogrus(logger *slog.Logger, level slog.Level) {
+	logrus.SetOutput(io.Discard)
+	logrus.StandardLogger().ReplaceHooks(logrus.LevelHooks{})
+	logrus.AddHook(logrusHook{logger: logger})
+	// containers/image's info-level chatter duplicates our own progress
+	// logging, so it only comes through at debug.
+	if level <= slog.LevelDebug {
+		logrus.SetLevel(logrus.DebugLevel)
+	} else {
+		logrus.SetLevel(logrus.WarnLevel)
+	}
+}

@@ -1,0 +1,493 @@
+// Package props turns CloudFormation ResourceProperties into a validated,
+// typed Properties value.
+//
+// CloudFormation delivers every scalar of a custom resource as a string
+// ("true", "3"), while tests and direct invocations may send JSON booleans,
+// numbers and lists; both are accepted. Unknown properties are rejected so a
+// typo fails the deployment instead of being silently ignored.
+package props
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cdk-ecr-deployment/handler/internal/errs"
+	"go.podman.io/image/v5/docker/reference"
+)
+
+// RemovalPolicy says what happens to the destination tags when the resource is deleted.
+type RemovalPolicy string
+
+const (
+	// Retain leaves the destination untouched on Delete (upstream behaviour, the default).
+	Retain RemovalPolicy = "retain"
+	// Destroy removes the destination tag, DestTags and ArchImageTags on Delete.
+	Destroy RemovalPolicy = "destroy"
+)
+
+// Retry bounds the retries of transient failures.
+type Retry struct {
+	NumAttempts int           // total attempts, >= 1
+	BaseDelay   time.Duration // first backoff
+	MaxDelay    time.Duration // cap of a single backoff
+}
+
+// DefaultRetry is used when RetryConfigs is absent; fields missing from
+// RetryConfigs take these values too.
+var DefaultRetry = Retry{NumAttempts: 3, BaseDelay: time.Second, MaxDelay: 10 * time.Second}
+
+// Platform is one requested architecture, e.g. arm64 or arm/v7.
+type Platform struct {
+	Arch    string
+	Variant string // empty means any variant
+}
+
+func (p Platform) String() string {
+	if p.Variant == "" {
+		return p.Arch
+	}
+	return p.Arch + "/" + p.Variant
+}
+
+// Properties is the validated form of the custom resource's properties.
+type Properties struct {
+	SrcImage  string // transport:reference, e.g. docker://nginx:latest or s3://bucket/key
+	DestImage string // always docker://...
+	SrcCreds  string
+	DestCreds string
+	// ImageArch holds the requested architectures. Empty means "the default
+	// single architecture" (amd64, as upstream).
+	ImageArch      []Platform
+	CopyImageIndex bool
+	ArchImageTags  map[string]string // arch (as written by the user) -> tag
+	Retry          Retry
+	DestTags       []string
+	RemovalPolicy  RemovalPolicy
+}
+
+// known lists every accepted property; the order is the one used in messages.
+var known = []string{
+	"SrcImage", "DestImage", "SrcCreds", "DestCreds", "ImageArch", "CopyImageIndex",
+	"ArchImageTags", "RetryConfigs", "DestTags", "RemovalPolicy",
+}
+
+// ignored properties are sent by CloudFormation or CDK and carry no meaning here.
+var ignored = []string{"ServiceToken"}
+
+// KnownArchitectures are the Go/OCI architecture names accepted in ImageArch
+// and ArchImageTags.
+var KnownArchitectures = []string{"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le"}
+
+var (
+	tagPattern     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	variantPattern = regexp.MustCompile(`^v[0-9]+$`)
+)
+
+// SrcTransports are the transports accepted in SrcImage.
+var SrcTransports = []string{"docker://", "s3://", "docker-archive:", "oci-archive:"}
+
+func invalid(prop, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", errs.ErrInvalidProperty, prop, fmt.Sprintf(format, args...))
+}
+
+// Parse validates raw ResourceProperties.
+func Parse(raw map[string]any) (*Properties, error) {
+	var unknown []string
+	for k := range raw {
+		if !slices.Contains(known, k) && !slices.Contains(ignored, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("%w: unknown property %s; allowed: %s", errs.ErrInvalidProperty,
+			quoteAll(unknown), strings.Join(known, ", "))
+	}
+
+	p := &Properties{Retry: DefaultRetry, RemovalPolicy: Retain}
+	var err error
+	if p.SrcImage, err = requiredString(raw, "SrcImage"); err != nil {
+		return nil, err
+	}
+	if p.DestImage, err = requiredString(raw, "DestImage"); err != nil {
+		return nil, err
+	}
+	if p.SrcCreds, err = optionalString(raw, "SrcCreds"); err != nil {
+		return nil, err
+	}
+	if p.DestCreds, err = optionalString(raw, "DestCreds"); err != nil {
+		return nil, err
+	}
+	if err := validateSrc(p.SrcImage); err != nil {
+		return nil, err
+	}
+	if err := validateDest(p.DestImage); err != nil {
+		return nil, err
+	}
+	if p.ImageArch, err = parseArchList(raw["ImageArch"]); err != nil {
+		return nil, err
+	}
+	if p.CopyImageIndex, err = parseBool(raw, "CopyImageIndex"); err != nil {
+		return nil, err
+	}
+	if p.ArchImageTags, err = parseArchTags(raw["ArchImageTags"]); err != nil {
+		return nil, err
+	}
+	if p.Retry, err = parseRetry(raw["RetryConfigs"]); err != nil {
+		return nil, err
+	}
+	if p.DestTags, err = parseDestTags(raw["DestTags"]); err != nil {
+		return nil, err
+	}
+	if p.RemovalPolicy, err = parseRemovalPolicy(raw["RemovalPolicy"]); err != nil {
+		return nil, err
+	}
+
+	// Same rules as the construct enforces at synth time, repeated here
+	// because the handler can be invoked with hand-written properties.
+	if len(p.ImageArch) > 0 && p.CopyImageIndex {
+		return nil, invalid("ImageArch", "cannot be combined with CopyImageIndex (an index copy already includes every architecture)")
+	}
+	if len(p.ArchImageTags) > 0 && !p.CopyImageIndex {
+		return nil, invalid("ArchImageTags", "requires CopyImageIndex to be true")
+	}
+	return p, nil
+}
+
+// DestinationID returns a stable identifier for the destination named in raw
+// properties, or "" when there is none. It is used as PhysicalResourceId, so it
+// must not depend on anything but the destination: docker://nginx and
+// docker://docker.io/library/nginx:latest give the same value.
+func DestinationID(raw map[string]any) string {
+	s, ok := raw["DestImage"].(string)
+	if !ok || s == "" {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(s, "docker://")
+	if !ok {
+		return s
+	}
+	named, err := reference.ParseNormalizedNamed(rest)
+	if err != nil {
+		return s
+	}
+	return reference.TagNameOnly(named).String()
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+func requiredString(raw map[string]any, name string) (string, error) {
+	s, err := optionalString(raw, name)
+	if err != nil {
+		return "", err
+	}
+	if s == "" {
+		return "", invalid(name, "is required")
+	}
+	return s, nil
+}
+
+func optionalString(raw map[string]any, name string) (string, error) {
+	v, ok := raw[name]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", invalid(name, "must be a string, got %s", typeName(v))
+	}
+	return strings.TrimSpace(s), nil
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case bool:
+		return "boolean"
+	case float64, int, json.Number:
+		return "number"
+	case []any:
+		return "list"
+	case map[string]any:
+		return "object"
+	default:
+		return fmt.Sprintf("%T", v)
+	}
+}
+
+func validateSrc(s string) error {
+	if strings.ContainsAny(s, " \t\n") {
+		return invalid("SrcImage", "%q contains whitespace", s)
+	}
+	switch {
+	case strings.HasPrefix(s, "docker://"):
+		return validateDockerRef("SrcImage", strings.TrimPrefix(s, "docker://"))
+	case strings.HasPrefix(s, "s3://"):
+		rest := strings.TrimPrefix(s, "s3://")
+		bucket, key, _ := strings.Cut(rest, "/")
+		if bucket == "" || key == "" {
+			return invalid("SrcImage", "%q must look like s3://bucket/key[:ref]", s)
+		}
+		return nil
+	case strings.HasPrefix(s, "docker-archive:"), strings.HasPrefix(s, "oci-archive:"):
+		if _, p, _ := strings.Cut(s, ":"); p == "" {
+			return invalid("SrcImage", "%q has no path", s)
+		}
+		return nil
+	default:
+		return invalid("SrcImage", "%q has an unsupported transport; use one of %s", s, strings.Join(SrcTransports, ", "))
+	}
+}
+
+func validateDest(s string) error {
+	rest, ok := strings.CutPrefix(s, "docker://")
+	if !ok {
+		return invalid("DestImage", "%q must start with docker:// (only registries can be destinations)", s)
+	}
+	return validateDockerRef("DestImage", rest)
+}
+
+func validateDockerRef(prop, s string) error {
+	if strings.ContainsAny(s, " \t\n") {
+		return invalid(prop, "%q contains whitespace", s)
+	}
+	if _, err := reference.ParseNormalizedNamed(s); err != nil {
+		// The parser's message for upper-case repositories is cryptic; say it plainly.
+		if strings.Contains(err.Error(), "must be lowercase") {
+			return invalid(prop, "%q: repository names must be lowercase", s)
+		}
+		return invalid(prop, "%q is not a valid image reference: %v", s, err)
+	}
+	return nil
+}
+
+// ParsePlatform parses an ImageArch entry such as "arm64" or "arm/v7".
+func ParsePlatform(s string) (Platform, error) {
+	s = strings.TrimSpace(s)
+	arch, variant, _ := strings.Cut(s, "/")
+	// "linux/arm64" is a common way to write a platform; the OS is always linux here.
+	if arch == "linux" && variant != "" {
+		arch, variant, _ = strings.Cut(variant, "/")
+	}
+	if !slices.Contains(KnownArchitectures, arch) {
+		return Platform{}, fmt.Errorf("unknown architecture %q; known: %s", s, strings.Join(KnownArchitectures, ", "))
+	}
+	if variant != "" && !variantPattern.MatchString(variant) {
+		return Platform{}, fmt.Errorf("bad variant in %q; expected e.g. arm/v7 or arm64/v8", s)
+	}
+	return Platform{Arch: arch, Variant: variant}, nil
+}
+
+func parseArchList(v any) ([]Platform, error) {
+	var items []string
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		t = strings.TrimSpace(t)
+		if t == "" {
+			return nil, nil
+		}
+		if strings.HasPrefix(t, "[") {
+			if err := json.Unmarshal([]byte(t), &items); err != nil {
+				return nil, invalid("ImageArch", "not a JSON list of strings: %v", err)
+			}
+		} else {
+			items = strings.Split(t, ",")
+		}
+	case []any:
+		for _, e := range t {
+			s, ok := e.(string)
+			if !ok {
+				return nil, invalid("ImageArch", "list entries must be strings, got %s", typeName(e))
+			}
+			items = append(items, s)
+		}
+	default:
+		return nil, invalid("ImageArch", "must be a string or a list, got %s", typeName(v))
+	}
+	var out []Platform
+	for _, it := range items {
+		p, err := ParsePlatform(it)
+		if err != nil {
+			return nil, invalid("ImageArch", "%v", err)
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func parseBool(raw map[string]any, name string) (bool, error) {
+	switch t := raw[name].(type) {
+	case nil:
+		return false, nil
+	case bool:
+		return t, nil
+	case string:
+		switch strings.ToLower(strings.TrimSpace(t)) {
+		case "", "false":
+			return false, nil
+		case "true":
+			return true, nil
+		}
+		return false, invalid(name, "must be \"true\" or \"false\", got %q", t)
+	default:
+		return false, invalid(name, "must be a boolean, got %s", typeName(t))
+	}
+}
+
+// jsonValue accepts either a JSON document in a string (what CDK synthesizes)
+// or the already-decoded value.
+func jsonValue(prop string, v any, into any) (present bool, err error) {
+	var data []byte
+	switch t := v.(type) {
+	case nil:
+		return false, nil
+	case string:
+		if strings.TrimSpace(t) == "" {
+			return false, nil
+		}
+		data = []byte(t)
+	default:
+		data, err = json.Marshal(t)
+		if err != nil {
+			return false, invalid(prop, "%v", err)
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(into); err != nil {
+		return false, invalid(prop, "not valid JSON of the expected shape: %v", err)
+	}
+	return true, nil
+}
+
+func parseArchTags(v any) (map[string]string, error) {
+	var m map[string]string
+	present, err := jsonValue("ArchImageTags", v, &m)
+	if err != nil || !present {
+		return nil, err
+	}
+	for arch, tag := range m {
+		if _, err := ParsePlatform(arch); err != nil {
+			return nil, invalid("ArchImageTags", "%v", err)
+		}
+		if !tagPattern.MatchString(tag) {
+			return nil, invalid("ArchImageTags", "tag %q for %s is not a valid tag (max 128 of [A-Za-z0-9_.-], not starting with . or -)", tag, arch)
+		}
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}
+
+var retryFields = []string{"numAttempts", "baseDelay", "maxDelay"}
+
+func parseRetry(v any) (Retry, error) {
+	var m map[string]any
+	present, err := jsonValue("RetryConfigs", v, &m)
+	if err != nil || !present {
+		return DefaultRetry, err
+	}
+	r := DefaultRetry
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !slices.Contains(retryFields, k) {
+			return r, invalid("RetryConfigs", "unknown field %q; allowed: %s", k, strings.Join(retryFields, ", "))
+		}
+		f, err := number(m[k])
+		if err != nil {
+			return r, invalid("RetryConfigs", "%s: %v", k, err)
+		}
+		if f < 0 {
+			return r, invalid("RetryConfigs", "%s must not be negative, got %v", k, f)
+		}
+		switch k {
+		case "numAttempts":
+			if f < 1 || f != float64(int(f)) {
+				return r, invalid("RetryConfigs", "numAttempts must be a whole number >= 1, got %v", f)
+			}
+			r.NumAttempts = int(f)
+		case "baseDelay":
+			r.BaseDelay = time.Duration(f * float64(time.Second))
+		case "maxDelay":
+			r.MaxDelay = time.Duration(f * float64(time.Second))
+		}
+	}
+	if r.MaxDelay < r.BaseDelay {
+		return r, invalid("RetryConfigs", "maxDelay (%v) is smaller than baseDelay (%v)", r.MaxDelay, r.BaseDelay)
+	}
+	return r, nil
+}
+
+func number(v any) (float64, error) {
+	switch t := v.(type) {
+	case json.Number:
+		return t.Float64()
+	case float64:
+		return t, nil
+	case string:
+		// CloudFormation stringifies numbers nested in objects it passes through.
+		f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+		if err != nil {
+			return 0, fmt.Errorf("not a number: %q", t)
+		}
+		return f, nil
+	default:
+		return 0, fmt.Errorf("not a number: %s", typeName(v))
+	}
+}
+
+func parseDestTags(v any) ([]string, error) {
+	var tags []string
+	present, err := jsonValue("DestTags", v, &tags)
+	if err != nil || !present {
+		return nil, err
+	}
+	var out []string
+	for _, t := range tags {
+		if !tagPattern.MatchString(t) {
+			return nil, invalid("DestTags", "%q is not a valid tag (max 128 of [A-Za-z0-9_.-], not starting with . or -)", t)
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func parseRemovalPolicy(v any) (RemovalPolicy, error) {
+	switch t := v.(type) {
+	case nil:
+		return Retain, nil
+	case string:
+		switch RemovalPolicy(strings.ToLower(strings.TrimSpace(t))) {
+		case "", Retain:
+			return Retain, nil
+		case Destroy:
+			return Destroy, nil
+		}
+		return "", invalid("RemovalPolicy", "must be \"retain\" or \"destroy\", got %q", t)
+	default:
+		return "", invalid("RemovalPolicy", "must be a string, got %s", typeName(v))
+	}
+}

@@ -1,0 +1,164 @@
+package s3archive
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/cdk-ecr-deployment/handler/internal/errs"
+)
+
+// member is a regular file inside the archive.
+type member struct {
+	offset int64 // of the body within the object
+	size   int64
+	magic  []byte // first bytes of the body when they were seen while indexing
+}
+
+// archive is the index of a tarball stored in S3.
+type archive struct {
+	obj     *object
+	members map[string]*member
+	links   map[string]string // cleaned name -> cleaned target (symlinks and hard links)
+	gets    int               // GETs spent indexing, for tests and logs
+}
+
+const (
+	// indexWindow is fetched per GET while walking headers. Small members
+	// (json, VERSION, configs) fall inside the same window as their header,
+	// so the walk costs about one GET per large member.
+	indexWindow = 64 << 10
+	magicLen    = 8
+	// Limits on what is read into memory.
+	maxManifestJSON = 4 << 20
+	maxConfig       = 16 << 20
+)
+
+func corrupt(obj *object, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", errs.ErrCorruptArchive, obj, fmt.Sprintf(format, args...))
+}
+
+// indexArchive walks the tar headers of obj with ranged reads.
+func indexArchive(ctx context.Context, obj *object) (*archive, error) {
+	wr := &windowReader{ctx: ctx, obj: obj, window: indexWindow}
+	tr := tar.NewReader(wr)
+	a := &archive{obj: obj, members: map[string]*member{}, links: map[string]string{}}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if wr.err != nil {
+				return nil, wr.err
+			}
+			return nil, corrupt(obj, "not a readable tar archive (a `docker save` tarball is expected): %v", err)
+		}
+		name := cleanName(h.Name)
+		switch h.Typeflag {
+		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old archives still use TypeRegA
+			// archive/tar reads headers block by block without buffering,
+			// so after Next the reader sits at the first body byte.
+			m := &member{offset: wr.pos, size: h.Size}
+			if b, ok := wr.cached(wr.pos, min(int64(magicLen), h.Size)); ok {
+				m.magic = bytes.Clone(b)
+			}
+			a.members[name] = m
+		case tar.TypeSymlink:
+			a.links[name] = cleanName(path.Join(path.Dir(name), h.Linkname))
+		case tar.TypeLink:
+			a.links[name] = cleanName(h.Linkname)
+		}
+	}
+	a.gets = wr.gets
+	if len(a.members) == 0 {
+		return nil, corrupt(obj, "the archive holds no files")
+	}
+	return a, nil
+}
+
+func cleanName(n string) string {
+	return strings.TrimPrefix(path.Clean("/"+n), "/")
+}
+
+// lookup finds a regular file, following links.
+func (a *archive) lookup(name string) (*member, error) {
+	n := cleanName(name)
+	for range 16 {
+		if m, ok := a.members[n]; ok {
+			return m, nil
+		}
+		t, ok := a.links[n]
+		if !ok {
+			return nil, corrupt(a.obj, "%q is missing from the archive", name)
+		}
+		n = t
+	}
+	return nil, corrupt(a.obj, "%q: too many levels of links", name)
+}
+
+// read reads a whole member into memory, bounded by limit.
+func (a *archive) read(ctx context.Context, name string, limit int64) ([]byte, error) {
+	m, err := a.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if m.size > limit {
+		return nil, corrupt(a.obj, "%q is %d bytes, more than the %d allowed", name, m.size, limit)
+	}
+	return a.obj.readAt(ctx, m.offset, m.size)
+}
+
+// open streams a member.
+func (a *archive) open(ctx context.Context, m *member) io.ReadCloser {
+	return &resumingReader{ctx: ctx, obj: a.obj, off: m.offset, end: m.offset + m.size}
+}
+
+// sniff returns the first bytes of a member.
+func (a *archive) sniff(ctx context.Context, m *member) ([]byte, error) {
+	if m.magic != nil || m.size == 0 {
+		return m.magic, nil
+	}
+	return a.obj.readAt(ctx, m.offset, min(int64(magicLen), m.size))
+}
+
+// manifestItem is one entry of a docker save manifest.json.
+type manifestItem struct {
+	Config   string   `json:"Config"`
+	RepoTags []string `json:"RepoTags"`
+	Layers   []string `json:"Layers"`
+}
+
+func (a *archive) manifestItems(ctx context.Context) ([]manifestItem, error) {
+	if _, err := a.lookup("manifest.json"); err != nil {
+		return nil, corrupt(a.obj, "no manifest.json: not a `docker save` archive")
+	}
+	data, err := a.read(ctx, "manifest.json", maxManifestJSON)
+	if err != nil {
+		return nil, err
+	}
+	var items []manifestItem
+	if err := json.Unmarshal(data, &items); err != nil {
+		return nil, corrupt(a.obj, "manifest.json: %v", err)
+	}
+	if len(items) == 0 {
+		return nil, corrupt(a.obj, "manifest.json lists no images")
+	}
+	for i, it := range items {
+		if it.Config == "" {
+			return nil, corrupt(a.obj, "manifest.json entry %d has no Config", i)
+		}
+	}
+	return items, nil
+}
+
+var errNoSuchRef = errors.New("no image matches")

@@ -1,0 +1,120 @@
+package testenv
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+)
+
+// SaveImage describes one image of a `docker save` archive.
+type SaveImage struct {
+	RepoTags   []string
+	LayerSizes []int // bytes of random file content per layer
+	// Layout: "legacy" (<id>/layer.tar, docker < 25), "oci" (blobs/sha256/...
+	// with legacy symlinks, docker >= 25) or "oci-gzip" (compressed blobs, as
+	// the containerd image store exports them).
+	Layout string
+	Seed   uint64
+}
+
+// DockerSave builds a docker-save tarball in memory and returns it with the
+// config digest of each image.
+func DockerSave(images ...SaveImage) ([]byte, []string, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(name string, data []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	type item struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}
+	var items []item
+	var configs []string
+	for n, img := range images {
+		rnd := rand.New(rand.NewPCG(img.Seed, uint64(n)))
+		var diffIDs []string
+		var layerPaths []string
+		for i, size := range img.LayerSizes {
+			content := make([]byte, size)
+			for j := range content {
+				content[j] = byte(rnd.UintN(256))
+			}
+			var lt bytes.Buffer
+			ltw := tar.NewWriter(&lt)
+			_ = ltw.WriteHeader(&tar.Header{Name: fmt.Sprintf("file%d", i), Mode: 0o644, Size: int64(size)})
+			_, _ = ltw.Write(content)
+			_ = ltw.Close()
+			sum := sha256.Sum256(lt.Bytes())
+			diffIDs = append(diffIDs, "sha256:"+hex.EncodeToString(sum[:]))
+			id := fmt.Sprintf("%064x", rnd.Uint64())
+			switch img.Layout {
+			case "legacy":
+				if err := tw.WriteHeader(&tar.Header{Name: id + "/", Mode: 0o755, Typeflag: tar.TypeDir}); err != nil {
+					return nil, nil, err
+				}
+				if err := add(id+"/VERSION", []byte("1.0")); err != nil {
+					return nil, nil, err
+				}
+				if err := add(id+"/json", []byte(`{"id":"`+id+`"}`)); err != nil {
+					return nil, nil, err
+				}
+				if err := add(id+"/layer.tar", lt.Bytes()); err != nil {
+					return nil, nil, err
+				}
+				layerPaths = append(layerPaths, id+"/layer.tar")
+			default:
+				blob := lt.Bytes()
+				if img.Layout == "oci-gzip" {
+					var gz bytes.Buffer
+					zw := gzip.NewWriter(&gz)
+					_, _ = zw.Write(blob)
+					_ = zw.Close()
+					blob = gz.Bytes()
+				}
+				bs := sha256.Sum256(blob)
+				p := "blobs/sha256/" + hex.EncodeToString(bs[:])
+				if err := add(p, blob); err != nil {
+					return nil, nil, err
+				}
+				if err := tw.WriteHeader(&tar.Header{Name: id + "/layer.tar", Typeflag: tar.TypeSymlink, Linkname: "../" + p}); err != nil {
+					return nil, nil, err
+				}
+				// manifest.json names the legacy path, which is a symlink.
+				layerPaths = append(layerPaths, id+"/layer.tar")
+			}
+		}
+		cfg, _ := json.Marshal(map[string]any{
+			"architecture": "amd64", "os": "linux", "config": map[string]any{"Cmd": []string{"/bin/sh"}},
+			"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs},
+		})
+		cs := sha256.Sum256(cfg)
+		cfgName := hex.EncodeToString(cs[:]) + ".json"
+		if img.Layout != "legacy" {
+			cfgName = "blobs/sha256/" + hex.EncodeToString(cs[:])
+		}
+		if err := add(cfgName, cfg); err != nil {
+			return nil, nil, err
+		}
+		configs = append(configs, "sha256:"+hex.EncodeToString(cs[:]))
+		items = append(items, item{Config: cfgName, RepoTags: img.RepoTags, Layers: layerPaths})
+	}
+	mj, _ := json.Marshal(items)
+	if err := add("manifest.json", mj); err != nil {
+		return nil, nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, nil, err
+	}
+	return buf.Bytes(), configs, nil
+}

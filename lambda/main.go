@@ -1,0 +1,30 @@
+// Command bootstrap is the cdk-ecr-deployment custom-resource handler.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/cdk-ecr-deployment/handler/internal/auth"
+	"github.com/cdk-ecr-deployment/handler/internal/awsenv"
+	"github.com/cdk-ecr-deployment/handler/internal/cfn"
+	"github.com/cdk-ecr-deployment/handler/internal/copier"
+	"github.com/cdk-ecr-deployment/handler/internal/deploy"
+	"github.com/cdk-ecr-deployment/handler/internal/logging"
+	"github.com/cdk-ecr-deployment/handler/internal/s3archive"
+)
+
+func main() {
+	logging.FromEnv()
+	d := &deploy.Deployer{
+		Auth: &auth.Resolver{LoadConfig: awsenv.Load},
+		Copier: copier.New(copier.Options{S3: func(ctx context.Context, region string) (s3archive.API, error) {
+			return awsenv.S3(ctx, region)
+		}}),
+		ECR: func(ctx context.Context, region string) (copier.ECRDeleter, error) {
+			return awsenv.ECR(ctx, region)
+		},
+	}
+	lambda.Start(cfn.New(d.Run).Handle)
+}
