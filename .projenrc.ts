@@ -51,6 +51,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '*.pprof',
     '__pycache__/',
     '/.reports/',
+    '.jsii.tabl.json',
     // integ snapshots keep templates; the staged assets (the handler binaries) are rebuilt.
     'test/*.snapshot/asset.*',
   ],
