@@ -1,0 +1,104 @@
+// Successful copies through the shipped bootstrap: public-style source to the ECR-style
+// destination via auto-login, S3 archives, one architecture out of an index, whole indexes.
+import { expectCopied, expectNoLeaks } from './harness/expect';
+import { DockerSaveArchive, dockerSave, pushAttestation, pushImage, pushIndex, PushedManifest } from './harness/images';
+import { MT, RegistryClient } from './harness/registry-client';
+import { World } from './harness/world';
+
+const KiB = 1024;
+let w: World;
+let hub: RegistryClient;
+let ecr: RegistryClient;
+let single: PushedManifest;
+let amd64: PushedManifest;
+let arm64: PushedManifest;
+let list: { digest: string };
+let ociIndex: { digest: string };
+let attestation: PushedManifest;
+let ociAmd64: PushedManifest;
+let ociArm64: PushedManifest;
+let archive: DockerSaveArchive;
+
+beforeAll(async () => {
+  w = await new World().start();
+  hub = w.hubClient();
+  ecr = w.ecrClient();
+  single = await pushImage(hub, 'library/app', 'v1', { arch: 'amd64', layerSizes: [512 * KiB, 64 * KiB, 1 * KiB] });
+  amd64 = await pushImage(hub, 'library/multi', undefined, { arch: 'amd64', layerSizes: [128 * KiB, 4 * KiB] });
+  arm64 = await pushImage(hub, 'library/multi', undefined, { arch: 'arm64', layerSizes: [128 * KiB, 4 * KiB] });
+  list = await pushIndex(hub, 'library/multi', 'list', [amd64, arm64], { format: 'docker' });
+  ociAmd64 = await pushImage(hub, 'library/multi', undefined, { arch: 'amd64', layerSizes: [96 * KiB], format: 'oci' });
+  ociArm64 = await pushImage(hub, 'library/multi', undefined, { arch: 'arm64', layerSizes: [96 * KiB], format: 'oci' });
+  attestation = await pushAttestation(hub, 'library/multi');
+  ociIndex = await pushIndex(hub, 'library/multi', 'oci', [ociAmd64, ociArm64], { format: 'oci', attestationFor: { attestation, subject: ociAmd64 } });
+  archive = dockerSave({ repoTags: ['app:latest'], arch: 'amd64', layerSizes: [256 * KiB, 8 * KiB] });
+  await w.moto.putObject('e2e-images', 'images/app.tar', archive.tarball);
+  await w.moto.putObject('e2e-images', 'images/app:v1.tar', archive.tarball);
+}, 180_000);
+
+afterAll(async () => { await w?.stop(); });
+
+test('1. public-style source (bearer token, anonymous pull) to the ECR-style destination via auto-login and the proxy', async () => {
+  const d = await w.deployment('docker-image-asset', { src: `${w.hub.host}/library/app:v1`, dest: `${w.ecrHost}/my-app:latest` });
+  expect(d.properties.SrcCreds).toBeUndefined();
+  const anonymousBefore = w.tokenServer.issued.anonymous;
+  const out = await d.create();
+  await expectCopied(out, ecr, w.ecrHost, 'my-app', 'latest', single.digest);
+  expect(w.proxy.connects).toContain(`${w.ecrHost}:443`);
+  expect(w.proxy.refused).toEqual([]);
+  expect(w.tokenServer.issued.anonymous).toBeGreaterThan(anonymousBefore);
+  expectNoLeaks(w);
+});
+
+test('3. S3 docker-save archive into the destination (also with a key holding \':\')', async () => {
+  for (const [key, tag] of [['images/app.tar', 'from-s3'], ['images/app:v1.tar', 'from-s3-colon']]) {
+    const d = await w.deployment('s3-archive', { archive: `e2e-images/${key}`, ref: 'app:latest', dest: `${w.ecrHost}/app:${tag}` });
+    expect(d.properties.SrcImage).toBe(`s3://e2e-images/${key}:app:latest`);
+    const out = await d.create();
+    expect({ Status: out.response.Status, Reason: out.response.Reason }).toEqual({ Status: 'SUCCESS', Reason: undefined });
+    const m = await ecr.getManifest('app', tag);
+    // The archive has no manifest of its own: check the copy is the archive's image, and is what Data says.
+    expect(m.json.config.digest).toBe(archive.configDigest);
+    expect(m.json.layers).toHaveLength(archive.diffIds.length);
+    await expectCopied(out, ecr, w.ecrHost, 'app', tag, m.digest);
+  }
+  expectNoLeaks(w);
+});
+
+test('4. imageArch arm64 picks the arm64 child out of a Docker manifest list and out of an OCI index with an attestation', async () => {
+  for (const [srcTag, child] of [['list', arm64], ['oci', ociArm64]] as const) {
+    const destTag = `${srcTag}-arm64`;
+    const d = await w.deployment('specific-architecture', { src: `${w.hub.host}/library/multi:${srcTag}`, dest: `${w.ecrHost}/multi:${destTag}` });
+    expect(d.properties.ImageArch).toBe('arm64');
+    const out = await d.create();
+    await expectCopied(out, ecr, w.ecrHost, 'multi', destTag, child.digest);
+  }
+  expectNoLeaks(w);
+});
+
+test('5. copyImageIndex with archImageTags onto a registry addressed as 127.0.0.1:PORT', async () => {
+  const open = w.openClient();
+  for (const [srcTag, index, [a, b]] of [['list', list, [amd64, arm64]], ['oci', ociIndex, [ociAmd64, ociArm64]]] as const) {
+    const d = await w.deployment('multi-arch-index', { src: `${w.hub.host}/library/multi:${srcTag}`, dest: `${w.open.host}/nginx/${srcTag}:stable` });
+    expect(JSON.parse(d.properties.ArchImageTags)).toEqual({ amd64: 'stable-amd64', arm64: 'stable-arm64' });
+    const out = await d.create();
+    await expectCopied(out, open, w.open.host, `nginx/${srcTag}`, 'stable', index.digest);
+    expect(await open.tags(`nginx/${srcTag}`)).toEqual(['stable', 'stable-amd64', 'stable-arm64']);
+    expect((await open.headManifest(`nginx/${srcTag}`, 'stable-amd64'))?.digest).toBe(a.digest);
+    expect((await open.headManifest(`nginx/${srcTag}`, 'stable-arm64'))?.digest).toBe(b.digest);
+  }
+  // The whole index, attestation included.
+  expect((await open.headManifest('nginx/oci', attestation.digest))?.mediaType).toBe(MT.ociManifest);
+  expectNoLeaks(w);
+});
+
+test('4b. imageArch amd64,arm64 gives an index of just those two children', async () => {
+  const d = await w.deployment('specific-architecture', { src: `${w.hub.host}/library/multi:oci`, dest: `${w.ecrHost}/multi:two-arch` },
+    p => { p.ImageArch = 'amd64,arm64'; });
+  const out = await d.create();
+  expect({ Status: out.response.Status, Reason: out.response.Reason }).toEqual({ Status: 'SUCCESS', Reason: undefined });
+  const m = await ecr.getManifest('multi', 'two-arch');
+  expect(m.json.manifests.map((c: any) => c.digest).sort()).toEqual([ociAmd64.digest, ociArm64.digest].sort());
+  await expectCopied(out, ecr, w.ecrHost, 'multi', 'two-arch', m.digest);
+  expectNoLeaks(w);
+});

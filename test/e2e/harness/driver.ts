@@ -1,0 +1,180 @@
+// Turns a real `cdk synth` of an example app into CloudFormation custom-resource events, sends
+// them to the handler through the RIE, and collects what the handler PUT to the ResponseURL.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { ECR_ACCOUNT, ECR_REGION } from './pki';
+import { REPO_ROOT, rmTree, run, tempDir } from './proc';
+import { CfnResponse, Receiver } from './receiver';
+import { Rie } from './rie';
+
+export const RESOURCE_TYPE = 'Custom::CDKECRDeployment';
+
+const PSEUDO: Record<string, string> = {
+  'AWS::AccountId': ECR_ACCOUNT,
+  'AWS::Region': ECR_REGION,
+  'AWS::Partition': 'aws',
+  'AWS::URLSuffix': 'amazonaws.com',
+  'AWS::NoValue': '',
+};
+
+export interface SynthResource {
+  stackName: string;
+  logicalId: string;
+  /** ResourceProperties with every intrinsic resolved, ServiceToken included. */
+  properties: Record<string, any>;
+}
+
+/** Synthesizes examples/<app>.ts with the given context and returns its ECR deployment resources. */
+export async function synthExample(app: string, context: Record<string, unknown>): Promise<SynthResource[]> {
+  const out = tempDir('synth');
+  try {
+    await run(path.join(REPO_ROOT, 'node_modules', '.bin', 'ts-node'),
+      ['--transpile-only', '--project', path.join(REPO_ROOT, 'tsconfig.dev.json'), path.join(REPO_ROOT, 'examples', `${app}.ts`)], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, CDK_OUTDIR: out, CDK_CONTEXT_JSON: JSON.stringify(context) },
+      });
+    const resources: SynthResource[] = [];
+    for (const f of fs.readdirSync(out).filter(n => n.endsWith('.template.json'))) {
+      const stackName = f.replace(/\.template\.json$/, '');
+      const template = JSON.parse(fs.readFileSync(path.join(out, f), 'utf8'));
+      for (const [logicalId, r] of Object.entries<any>(template.Resources ?? {})) {
+        if (r.Type === RESOURCE_TYPE) {
+          resources.push({ stackName, logicalId, properties: resolve(r.Properties ?? {}, template) });
+        }
+      }
+    }
+    if (resources.length === 0) throw new Error(`examples/${app}.ts synthesized no ${RESOURCE_TYPE}`);
+    return resources;
+  } finally {
+    rmTree(out);
+  }
+}
+
+/** Resolves the intrinsics a synthesized ECRDeployment uses, as CloudFormation would in the test account. */
+export function resolve(value: any, template: any): any {
+  if (Array.isArray(value)) return value.map(v => resolve(v, template));
+  if (value === null || typeof value !== 'object') return value;
+  const keys = Object.keys(value);
+  if (keys.length === 1) {
+    const [k] = keys;
+    const arg = value[k];
+    switch (k) {
+      case 'Ref': {
+        if (arg in PSEUDO) return PSEUDO[arg];
+        const res = template.Resources?.[arg];
+        if (!res) throw new Error(`Ref to unknown resource ${arg}`);
+        return refOf(arg, res);
+      }
+      case 'Fn::GetAtt': {
+        const [id, attr] = Array.isArray(arg) ? arg : String(arg).split('.');
+        const res = template.Resources?.[id];
+        if (!res) throw new Error(`Fn::GetAtt of unknown resource ${id}`);
+        return getAtt(id, res, attr);
+      }
+      case 'Fn::Join': {
+        const [sep, parts] = arg;
+        return resolve(parts, template).join(sep);
+      }
+      case 'Fn::Select': {
+        const [i, list] = arg;
+        return resolve(list, template)[Number(resolve(i, template))];
+      }
+      case 'Fn::Split': {
+        const [sep, s] = arg;
+        return String(resolve(s, template)).split(sep);
+      }
+      case 'Fn::Sub':
+        throw new Error('Fn::Sub is not expected in an ECRDeployment template');
+      default:
+        break;
+    }
+  }
+  return Object.fromEntries(keys.map(k => [k, resolve(value[k], template)]));
+}
+
+function refOf(id: string, res: any): string {
+  switch (res.Type) {
+    case 'AWS::ECR::Repository': return res.Properties?.RepositoryName ?? id.toLowerCase();
+    case 'AWS::Lambda::Function': return res.Properties?.FunctionName ?? id;
+    default: return id;
+  }
+}
+
+function getAtt(id: string, res: any, attr: string): string {
+  const p = 'aws';
+  switch (`${res.Type}.${attr}`) {
+    case 'AWS::ECR::Repository.Arn': return `arn:${p}:ecr:${ECR_REGION}:${ECR_ACCOUNT}:repository/${refOf(id, res)}`;
+    case 'AWS::ECR::Repository.RepositoryUri': return `${ECR_ACCOUNT}.dkr.ecr.${ECR_REGION}.amazonaws.com/${refOf(id, res)}`;
+    case 'AWS::Lambda::Function.Arn': return `arn:${p}:lambda:${ECR_REGION}:${ECR_ACCOUNT}:function:${refOf(id, res)}`;
+    case 'AWS::IAM::Role.Arn': return `arn:${p}:iam::${ECR_ACCOUNT}:role/${id}`;
+    default: throw new Error(`cannot resolve Fn::GetAtt ${id}.${attr} (${res.Type})`);
+  }
+}
+
+export type RequestType = 'Create' | 'Update' | 'Delete';
+
+export interface Outcome {
+  event: Record<string, any>;
+  response: CfnResponse;
+  /** Seconds from sending the event to the response arriving at the ResponseURL. */
+  seconds: number;
+  invoke: { status: number; body: string };
+}
+
+/** One custom resource through its lifecycle, as CloudFormation would drive it. */
+export class CustomResource {
+  public physicalResourceId?: string;
+  private current: Record<string, any>;
+  private readonly stackId: string;
+
+  constructor(private readonly rie: Rie, private readonly receiver: Receiver, private readonly resource: SynthResource) {
+    this.current = resource.properties;
+    this.stackId = `arn:aws:cloudformation:${ECR_REGION}:${ECR_ACCOUNT}:stack/${resource.stackName}/${crypto.randomUUID()}`;
+  }
+
+  get properties(): Record<string, any> { return this.current; }
+
+  create(): Promise<Outcome> {
+    return this.send('Create', this.current);
+  }
+
+  update(newProperties: Record<string, any>): Promise<Outcome> {
+    return this.send('Update', newProperties, this.current);
+  }
+
+  delete(): Promise<Outcome> {
+    return this.send('Delete', this.current);
+  }
+
+  private async send(type: RequestType, props: Record<string, any>, old?: Record<string, any>): Promise<Outcome> {
+    const requestId = crypto.randomUUID();
+    const event: Record<string, any> = {
+      RequestType: type,
+      ServiceToken: props.ServiceToken,
+      ResponseURL: this.receiver.responseUrl(requestId),
+      StackId: this.stackId,
+      RequestId: requestId,
+      LogicalResourceId: this.resource.logicalId,
+      ResourceType: RESOURCE_TYPE,
+      ResourceProperties: props,
+    };
+    if (type !== 'Create') event.PhysicalResourceId = this.physicalResourceId;
+    if (old) event.OldResourceProperties = old;
+    const started = Date.now();
+    // CloudFormation waits up to an hour; we wait the function timeout plus a margin, so a
+    // handler that never answers fails the test instead of hanging it.
+    const limitMs = (this.rie.timeoutSeconds + 30) * 1000;
+    const responseP = this.receiver.waitFor(requestId, limitMs).then(r => ({ r, at: Date.now() }));
+    const invoke = await this.rie.invoke(event);
+    const { r: response, at } = await responseP;
+    if (response.Status === 'SUCCESS') {
+      this.physicalResourceId = response.PhysicalResourceId;
+      if (type !== 'Delete') this.current = props;
+    } else if (type === 'Create') {
+      // CloudFormation keeps the id of a failed create for the rollback Delete.
+      this.physicalResourceId = response.PhysicalResourceId;
+    }
+    return { event, response, seconds: (at - started) / 1000, invoke };
+  }
+}

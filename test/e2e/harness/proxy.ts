@@ -1,0 +1,66 @@
+// An HTTPS_PROXY (CONNECT-only) that sends every `*.dkr.ecr.<region>.amazonaws.com:443` tunnel
+// to the local ECR-style registry, passes loopback targets through, refuses everything else,
+// and records each CONNECT target.
+import * as http from 'http';
+import * as net from 'net';
+
+export interface ConnectProxy {
+  readonly port: number;
+  readonly url: string;
+  /** Every CONNECT target asked for, in order, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com:443`. */
+  readonly connects: string[];
+  readonly refused: string[];
+  close(): Promise<void>;
+}
+
+const ECR_HOST = /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$/;
+
+export async function startConnectProxy(ecrRegistryPort: () => number): Promise<ConnectProxy> {
+  const connects: string[] = [];
+  const refused: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((_req, res) => {
+    res.writeHead(405, { 'Content-Type': 'text/plain' });
+    res.end('this proxy only tunnels (CONNECT)\n');
+  });
+  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    const target = req.url ?? '';
+    connects.push(target);
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => client.destroy());
+    const i = target.lastIndexOf(':');
+    const host = target.slice(0, i);
+    const port = Number(target.slice(i + 1));
+    let to: { host: string; port: number } | undefined;
+    if (ECR_HOST.test(host) && port === 443) to = { host: '127.0.0.1', port: ecrRegistryPort() };
+    else if (host === '127.0.0.1' || host === 'localhost') to = { host: '127.0.0.1', port };
+    if (!to) {
+      refused.push(target);
+      client.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const upstream = net.connect(to.port, to.host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    sockets.add(upstream);
+    upstream.on('close', () => { sockets.delete(upstream); client.destroy(); });
+    upstream.on('error', () => client.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n'));
+  });
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    connects,
+    refused,
+    close: () => new Promise(r => {
+      for (const s of sockets) s.destroy();
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
