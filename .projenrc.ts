@@ -113,6 +113,9 @@ packageTask.spawn(project.tasks.tryFind('package-all')!);
 // (`cdk-ecr-deployment-VERSION.tgz`) that users and the checks expect.
 project.tasks.tryFind('package:js')!.exec('npm pack --pack-destination dist/js --silent');
 
+// Every README snippet must compile (strict), and its Python translation ships in the wheel's README.
+project.postCompileTask.exec('jsii-rosetta extract --strict');
+
 project.addTask('e2e', {
   description: 'End-to-end tests: the built bootstrap under the Lambda RIE against local registries and moto',
   exec: 'jest --config test/e2e/jest.config.json --runInBand',

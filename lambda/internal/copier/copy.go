@@ -173,15 +173,15 @@ func (c *Copier) planCopy(ctx context.Context, srcRef types.ImageReference, srcS
 		for _, want := range job.Platforms {
 			if !slices.Contains(found, want) {
 				return plan{}, fmt.Errorf("%w: %s has no linux/%s image (it has %s): check ImageArch",
-					errs.ErrNotFound, display(srcRef), want, platformsOf(list))
+					errs.ErrNoSuchPlatform, display(srcRef), want, platformsOf(list))
 			}
 		}
 		return plan{mode: modeFiltered, children: kids}, nil
 	default:
 		d, err := list.ChooseInstance(srcSys)
 		if err != nil {
-			return plan{}, fmt.Errorf("%w: %s has no linux/%s image (it has %s): check ImageArch: %v",
-				errs.ErrNotFound, display(srcRef), platformName(srcSys), platformsOf(list), err)
+			return plan{}, fmt.Errorf("%w: %s has no linux/%s image (it has %s): check ImageArch",
+				errs.ErrNoSuchPlatform, display(srcRef), platformName(srcSys), platformsOf(list))
 		}
 		return plan{mode: modeSingle, want: d, platform: props.Platform{Arch: srcSys.ArchitectureChoice, Variant: srcSys.VariantChoice}}, nil
 	}
@@ -390,6 +390,7 @@ func describe(err error, verb, what, credsProp string) error {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errs.ErrDeadline):
 		return fmt.Errorf("%w: %s %s did not finish before the Lambda timeout: %v", errs.ErrDeadline, verb, what, err)
 	case errors.Is(err, errs.ErrInvalidProperty), errors.Is(err, errs.ErrSecret), errors.Is(err, errs.ErrCorruptArchive),
+		errors.Is(err, errs.ErrNoSuchPlatform),
 		errors.Is(err, errs.ErrNotFound) && !strings.HasPrefix(what, "docker://"):
 		return err
 	case isUnauthorized(err) || errors.Is(err, errs.ErrUnauthorized):

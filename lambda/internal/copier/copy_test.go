@@ -98,8 +98,17 @@ func TestArchSelectionFromIndex(t *testing.T) {
 		Src: "docker://" + reg.host + "/src/multi:v1", Dest: "docker://" + reg.host + "/dst/single:latest",
 		Platforms: []props.Platform{{Arch: "s390x"}}, Retry: testRetry(),
 	})
-	if !errors.Is(err, errs.ErrNotFound) || !strings.Contains(err.Error(), "s390x") || !strings.Contains(err.Error(), "linux/amd64") {
+	// The index exists: the Reason must point at ImageArch, not at the image name.
+	if !errors.Is(err, errs.ErrNoSuchPlatform) || !strings.Contains(err.Error(), "s390x") || !strings.Contains(err.Error(), "linux/amd64") ||
+		strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing arch error = %v", err)
+	}
+	_, err = c.Copy(context.Background(), Job{
+		Src: "docker://" + reg.host + "/src/multi:v1", Dest: "docker://" + reg.host + "/dst/filtered:latest",
+		Platforms: []props.Platform{{Arch: "amd64"}, {Arch: "s390x"}}, Retry: testRetry(),
+	})
+	if !errors.Is(err, errs.ErrNoSuchPlatform) || strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing arch in a filtered copy: error = %v", err)
 	}
 }
 

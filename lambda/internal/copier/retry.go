@@ -32,6 +32,7 @@ func Retryable(err error) (bool, string) {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errs.ErrDeadline):
 		return false, ""
 	case errors.Is(err, errs.ErrInvalidProperty), errors.Is(err, errs.ErrUnauthorized), errors.Is(err, errs.ErrNotFound),
+		errors.Is(err, errs.ErrNoSuchPlatform),
 		errors.Is(err, errs.ErrSecret), errors.Is(err, errs.ErrCorruptArchive):
 		return false, ""
 	case isUnauthorized(err), isNotFound(err):

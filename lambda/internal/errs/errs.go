@@ -21,6 +21,10 @@ var (
 	// not exist. Never retried.
 	ErrNotFound = errors.New("not found")
 
+	// ErrNoSuchPlatform marks an index that exists but holds no image for a
+	// requested architecture. Never retried; the Reason lists what the index has.
+	ErrNoSuchPlatform = errors.New("architecture not in the index")
+
 	// ErrSecret marks a Secrets Manager secret whose content is not usable as
 	// registry credentials. Never retried.
 	ErrSecret = errors.New("unusable secret")
