@@ -9,7 +9,7 @@ ROOT=$PWD
 say() { printf 'setup: %s\n' "$*"; }
 
 # --- Debian packages --------------------------------------------------------------------
-APT_PKGS=(docker-registry skopeo umoci apache2-utils openssl curl time jq)
+APT_PKGS=(docker-registry skopeo umoci apache2-utils openssl curl time jq qemu-user-static)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -27,13 +27,26 @@ export interface SynthResource {
 
 /** Synthesizes examples/<app>.ts with the given context and returns its ECR deployment resources. */
 export async function synthExample(app: string, context: Record<string, unknown>): Promise<SynthResource[]> {
+  return synthWith(path.join(REPO_ROOT, 'node_modules', '.bin', 'ts-node'),
+    ['--transpile-only', '--project', path.join(REPO_ROOT, 'tsconfig.dev.json'), path.join(REPO_ROOT, 'examples', `${app}.ts`)],
+    context, `examples/${app}.ts`);
+}
+
+/**
+ * Synthesizes the seed's Python quickstart, exactly as written, with the built wheel in a venv
+ * made by test/python/make_venv.sh.
+ */
+export async function synthPythonQuickstart(context: Record<string, unknown> = {}): Promise<SynthResource[]> {
+  const venv = (await run('bash', [path.join(REPO_ROOT, 'test', 'python', 'make_venv.sh')], { cwd: REPO_ROOT, env: process.env }))
+    .trim().split('\n').pop()!;
+  return synthWith(path.join(venv, 'bin', 'python'), [path.join(REPO_ROOT, 'test', 'python', 'synth_app.py')], context, 'the Python quickstart');
+}
+
+/** Runs a CDK app (any language) into a scratch cloud assembly and returns its deployments, resolved. */
+async function synthWith(cmd: string, args: string[], context: Record<string, unknown>, what: string): Promise<SynthResource[]> {
   const out = tempDir('synth');
   try {
-    await run(path.join(REPO_ROOT, 'node_modules', '.bin', 'ts-node'),
-      ['--transpile-only', '--project', path.join(REPO_ROOT, 'tsconfig.dev.json'), path.join(REPO_ROOT, 'examples', `${app}.ts`)], {
-        cwd: REPO_ROOT,
-        env: { ...process.env, CDK_OUTDIR: out, CDK_CONTEXT_JSON: JSON.stringify(context) },
-      });
+    await run(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, CDK_OUTDIR: out, CDK_CONTEXT_JSON: JSON.stringify(context) } });
     const resources: SynthResource[] = [];
     for (const f of fs.readdirSync(out).filter(n => n.endsWith('.template.json'))) {
       const stackName = f.replace(/\.template\.json$/, '');
@@ -44,7 +57,7 @@ export async function synthExample(app: string, context: Record<string, unknown>
         }
       }
     }
-    if (resources.length === 0) throw new Error(`examples/${app}.ts synthesized no ${RESOURCE_TYPE}`);
+    if (resources.length === 0) throw new Error(`${what} synthesized no ${RESOURCE_TYPE}`);
     return resources;
   } finally {
     rmTree(out);

@@ -1,6 +1,7 @@
 // An HTTPS_PROXY (CONNECT-only) that sends every `*.dkr.ecr.<region>.amazonaws.com:443` tunnel
-// to the local ECR-style registry, passes loopback targets through, refuses everything else,
-// and records each CONNECT target.
+// to the local ECR-style registry, other named hosts (e.g. Docker Hub's registry-1.docker.io) to
+// the local registries standing in for them, passes loopback targets through, refuses
+// everything else, and records each CONNECT target.
 import * as http from 'http';
 import * as net from 'net';
 
@@ -15,7 +16,7 @@ export interface ConnectProxy {
 
 const ECR_HOST = /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$/;
 
-export async function startConnectProxy(ecrRegistryPort: () => number): Promise<ConnectProxy> {
+export async function startConnectProxy(ecrRegistryPort: () => number, hostPorts: () => Record<string, number> = () => ({})): Promise<ConnectProxy> {
   const connects: string[] = [];
   const refused: string[] = [];
   const sockets = new Set<net.Socket>();
@@ -33,7 +34,9 @@ export async function startConnectProxy(ecrRegistryPort: () => number): Promise<
     const host = target.slice(0, i);
     const port = Number(target.slice(i + 1));
     let to: { host: string; port: number } | undefined;
+    const stand = hostPorts()[host];
     if (ECR_HOST.test(host) && port === 443) to = { host: '127.0.0.1', port: ecrRegistryPort() };
+    else if (stand !== undefined && port === 443) to = { host: '127.0.0.1', port: stand };
     else if (host === '127.0.0.1' || host === 'localhost') to = { host: '127.0.0.1', port };
     if (!to) {
       refused.push(target);

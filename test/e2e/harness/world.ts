@@ -7,11 +7,12 @@
 // plus moto (ECR API, Secrets Manager, S3), the ResponseURL receiver and the RIE running the
 // shipped bootstrap. Every password, token and ResponseURL signature is recorded for the grep.
 import * as crypto from 'crypto';
+import * as fs from 'fs';
 import * as path from 'path';
 import { CustomResource, synthExample, SynthResource } from './driver';
 import { DUMMY_AWS, Moto } from './moto';
 import { ECR_HOST, makePki, Pki } from './pki';
-import { rmTree, tempDir } from './proc';
+import { REPO_ROOT, rmTree, tempDir } from './proc';
 import { ConnectProxy, startConnectProxy } from './proxy';
 import { Receiver, startReceiver } from './receiver';
 import { Registry } from './registry';
@@ -30,6 +31,24 @@ export interface WorldOptions {
   env?: Record<string, string>;
   /** Start the RIE (default true); the demo and infrastructure checks may not want it. */
   rie?: boolean;
+  /**
+   * Which shipped build runs. arm64 runs under qemu-user (Debian's qemu-user-static), the
+   * same binary a Graviton function gets.
+   */
+  handlerArch?: 'amd64' | 'arm64';
+}
+
+/** Docker Hub's registry host: the proxy sends it to the hub-style registry, so `nginx:latest` resolves locally. */
+export const DOCKER_HUB_HOST = 'registry-1.docker.io';
+
+/** A bootstrap that runs the shipped arm64 build under qemu-user, as RIE's handler. */
+function armBootstrap(dir: string): string {
+  const wrapper = path.join(dir, 'arm64', 'bootstrap');
+  fs.mkdirSync(path.dirname(wrapper), { recursive: true });
+  const binary = path.join(REPO_ROOT, 'lambda-bin', 'arm64', 'bootstrap');
+  // Each start leaves a line in `started`, so a test can tell this build really ran.
+  fs.writeFileSync(wrapper, `#!/bin/sh\necho "${binary}" >> "${path.join(dir, 'arm64', 'started')}"\nexec /usr/bin/qemu-aarch64-static "${binary}" "$@"\n`, { mode: 0o755 });
+  return wrapper;
 }
 
 export class World {
@@ -59,7 +78,7 @@ export class World {
   get ecrHost(): string { return ECR_HOST; }
 
   async start(): Promise<this> {
-    this.pki = await makePki(path.join(this.dir, 'pki'));
+    this.pki = await makePki(path.join(this.dir, 'pki'), [DOCKER_HUB_HOST]);
     for (const u of [this.hubPusher, this.privUser, this.colonUser]) this.addCreds(u.user, u.password);
 
     this.tokenServer = await startTokenServer({
@@ -85,10 +104,11 @@ export class World {
     this.ecr = new Registry('ecr', path.join(this.dir, 'ecr'), this.pki, { kind: 'htpasswd', users: { [this.ecrLogin.user]: this.ecrLogin.password } });
     await this.ecr.start();
 
-    this.proxy = await startConnectProxy(() => this.ecr.port);
+    this.proxy = await startConnectProxy(() => this.ecr.port, () => ({ [DOCKER_HUB_HOST]: this.hub.port }));
     this.receiver = await startReceiver();
     if (this.opts.rie !== false) {
       this.rie = new Rie({
+        bootstrap: this.opts.handlerArch === 'arm64' ? armBootstrap(this.dir) : undefined,
         timeoutSeconds: this.opts.timeoutSeconds ?? 900,
         logFile: path.join(this.dir, 'handler.log'),
         env: {
