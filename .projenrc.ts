@@ -35,6 +35,15 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'cdk-nag@^2.37.0',
   ],
 
+  // The pre-compile step builds the Go handler, so CI runners need Go: the release go.mod's
+  // toolchain line names. These steps also run before checkout in packaging jobs, so they name
+  // no file of the repository.
+  workflowBootstrapSteps: [{
+    name: 'Set up Go',
+    uses: 'actions/setup-go@v5',
+    with: { 'go-version': '1.27.3', 'cache': false },
+  }],
+
   publishToPypi: {
     distName: 'cdk-ecr-deployment',
     module: 'cdk_ecr_deployment',
