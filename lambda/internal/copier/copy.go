@@ -41,6 +41,12 @@ type plan struct {
 	// children are the index children to keep (modeFiltered).
 	children []digest.Digest
 	platform props.Platform // modeSingle
+
+	// src is the source, still open (the copy reuses its connection and login), with its
+	// top manifest; Copy closes it.
+	src     types.ImageSource
+	top     []byte
+	topType string
 }
 
 // policy accepts any image: this handler copies images the stack author
@@ -75,6 +81,18 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 	}
 	srcSys.ArchitectureChoice, srcSys.VariantChoice = platform.Arch, platform.Variant
 
+	// The destination's state is read while the source is planned: the two are independent,
+	// and each costs a TLS handshake, a login and a manifest GET.
+	type destResult struct {
+		have destManifest
+		err  error
+	}
+	destDone := make(chan destResult, 1)
+	go func() {
+		have, err := c.destState(ctx, destRef, destSys)
+		destDone <- destResult{have, err}
+	}()
+
 	var p plan
 	err = withRetry(ctx, job.Retry, "reading the source manifest", func(ctx context.Context) error {
 		var err error
@@ -96,11 +114,13 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 	if err != nil {
 		return Result{}, describe(err, "reading", display(srcRef), "SrcCreds")
 	}
+	defer p.src.Close()
 
-	have, err := c.destState(ctx, destRef, destSys)
-	if err != nil {
-		return Result{}, describe(err, "reading", display(destRef), "DestCreds")
+	dest := <-destDone
+	if dest.err != nil {
+		return Result{}, describe(dest.err, "reading", display(destRef), "DestCreds")
 	}
+	have := dest.have
 
 	res := Result{}
 	if d, ok := p.satisfiedBy(have, isRegistry(srcRef)); ok {
@@ -123,20 +143,31 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 	return res, nil
 }
 
-// planCopy reads the source's top manifest and decides what the destination must hold.
+// planCopy reads the source's top manifest and decides what the destination must hold. The
+// plan keeps the source open; the caller closes p.src.
 func (c *Copier) planCopy(ctx context.Context, srcRef types.ImageReference, srcSys *types.SystemContext, job Job) (plan, error) {
 	src, err := srcRef.NewImageSource(ctx, srcSys)
 	if err != nil {
 		return plan{}, err
 	}
-	defer src.Close()
 	mb, mt, err := src.GetManifest(ctx, nil)
-	if err != nil {
-		return plan{}, err
-	}
-	if mt == "" {
+	if err == nil && mt == "" {
 		mt = manifest.GuessMIMEType(mb)
 	}
+	var p plan
+	if err == nil {
+		p, err = c.planFor(srcRef, srcSys, job, mb, mt)
+	}
+	if err != nil {
+		_ = src.Close()
+		return plan{}, err
+	}
+	p.src, p.top, p.topType = src, mb, mt
+	return p, nil
+}
+
+// planFor decides what the destination must hold, given the source's top manifest.
+func (c *Copier) planFor(srcRef types.ImageReference, srcSys *types.SystemContext, job Job, mb []byte, mt string) (plan, error) {
 	top, err := manifest.Digest(mb)
 	if err != nil {
 		return plan{}, err
@@ -345,8 +376,28 @@ func (c *Copier) copyImage(ctx context.Context, srcRef, destRef types.ImageRefer
 
 	slog.Info("copying", "src", display(srcRef), "dest", display(destRef), "mode", modeName(p.mode),
 		"arch", archLog(job), "parallel", c.opts.MaxParallel)
-	var out []byte
+	var (
+		out    []byte
+		direct directOutcome
+		done   digest.Digest
+	)
 	err = withRetry(ctx, job.Retry, "copying "+display(srcRef), func(ctx context.Context) error {
+		// Registry to registry, byte for byte: see direct.go. A retry after a partial
+		// copy finds the blobs already there.
+		if direct != directChildrenCopied {
+			d, outcome, err := c.copyDirect(ctx, srcRef, destRef, srcSys, destSys, p)
+			if err != nil {
+				return err
+			}
+			direct, done = outcome, d
+			switch outcome {
+			case directDone:
+				return nil
+			case directChildrenCopied:
+				// copy.Image writes the filtered index and finds the children in place.
+				opts.OptimizeDestinationImageAlreadyExists = true
+			}
+		}
 		prog := startProgress(c.opts.ProgressEvery)
 		opts.Progress, opts.ProgressInterval = prog.ch, time.Second
 		var err error
@@ -356,6 +407,9 @@ func (c *Copier) copyImage(ctx context.Context, srcRef, destRef types.ImageRefer
 	})
 	if err != nil {
 		return "", describe(err, "copying", display(srcRef)+" to "+display(destRef), "")
+	}
+	if direct == directDone {
+		return done, nil
 	}
 	return manifest.Digest(out)
 }

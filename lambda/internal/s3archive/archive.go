@@ -19,6 +19,9 @@ type member struct {
 	offset int64 // of the body within the object
 	size   int64
 	magic  []byte // first bytes of the body when they were seen while indexing
+	// data is the whole body of a small member (manifest.json, configs, tiny layers) when
+	// it was in the window fetched for its header: reading it again would cost a GET.
+	data []byte
 }
 
 // archive is the index of a tarball stored in S3.
@@ -35,6 +38,8 @@ const (
 	// so the walk costs about one GET per large member.
 	indexWindow = 64 << 10
 	magicLen    = 8
+	// keepLimit bounds the bytes of small members kept from the index windows.
+	keepLimit = 4 << 20
 	// Limits on what is read into memory.
 	maxManifestJSON = 4 << 20
 	maxConfig       = 16 << 20
@@ -49,6 +54,7 @@ func indexArchive(ctx context.Context, obj *object) (*archive, error) {
 	wr := &windowReader{ctx: ctx, obj: obj, window: indexWindow}
 	tr := tar.NewReader(wr)
 	a := &archive{obj: obj, members: map[string]*member{}, links: map[string]string{}}
+	kept := int64(0)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -71,6 +77,10 @@ func indexArchive(ctx context.Context, obj *object) (*archive, error) {
 			m := &member{offset: wr.pos, size: h.Size}
 			if b, ok := wr.cached(wr.pos, min(int64(magicLen), h.Size)); ok {
 				m.magic = bytes.Clone(b)
+			}
+			if b, ok := wr.cached(wr.pos, h.Size); ok && kept+h.Size <= keepLimit {
+				m.data = bytes.Clone(b)
+				kept += h.Size
 			}
 			a.members[name] = m
 		case tar.TypeSymlink:
@@ -115,11 +125,17 @@ func (a *archive) read(ctx context.Context, name string, limit int64) ([]byte, e
 	if m.size > limit {
 		return nil, corrupt(a.obj, "%q is %d bytes, more than the %d allowed", name, m.size, limit)
 	}
+	if m.data != nil {
+		return bytes.Clone(m.data), nil
+	}
 	return a.obj.readAt(ctx, m.offset, m.size)
 }
 
 // open streams a member.
 func (a *archive) open(ctx context.Context, m *member) io.ReadCloser {
+	if m.data != nil {
+		return io.NopCloser(bytes.NewReader(m.data))
+	}
 	return &resumingReader{ctx: ctx, obj: a.obj, off: m.offset, end: m.offset + m.size}
 }
 

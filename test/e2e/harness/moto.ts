@@ -21,6 +21,9 @@ export class Moto {
 
   get endpoint(): string { return `http://127.0.0.1:${this.port}`; }
 
+  /** The moto_server process's pid while it runs (the bench reads its CPU time from /proc). */
+  get pid(): number | undefined { return this.proc?.pid; }
+
   async start(): Promise<void> {
     this.port = await freePort();
     this.proc = new Proc('moto', path.join(REPO_ROOT, '.venv', 'bin', 'moto_server'), ['-H', '127.0.0.1', '-p', String(this.port)],

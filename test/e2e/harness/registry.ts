@@ -32,6 +32,9 @@ export class Registry {
   /** `127.0.0.1:PORT`, the registry part of an image reference. */
   get host(): string { return `127.0.0.1:${this.port}`; }
 
+  /** The registry process's pid while it runs (the bench reads its CPU time from /proc). */
+  get pid(): number | undefined { return this.proc?.pid; }
+
   async start(): Promise<void> {
     if (!this.port) this.port = await freePort();
     fs.mkdirSync(this.storage, { recursive: true });
