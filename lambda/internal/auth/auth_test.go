@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -16,16 +15,7 @@ import (
 	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	moto, err := testenv.StartMoto()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "auth tests need moto:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithMoto(m, "auth") }
 
 func TestParsePlain(t *testing.T) {
 	c, err := ParsePlain("AWS:pa:ss:word")

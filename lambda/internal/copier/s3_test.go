@@ -3,9 +3,7 @@ package copier
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"os"
 	"sync/atomic"
 	"testing"
 
@@ -17,16 +15,7 @@ import (
 	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	moto, err := testenv.StartMoto()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "copier tests need moto:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithMoto(m, "copier") }
 
 // inFlightAPI passes calls to the real S3 client and records how many
 // object bodies were open at once.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,16 +21,7 @@ import (
 	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	moto, err := testenv.StartMoto()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "s3archive tests need moto:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithMoto(m, "s3archive") }
 
 // countingAPI passes calls to the real client and counts them.
 type countingAPI struct {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -73,4 +74,17 @@ func (m *Moto) Stop() {
 		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
 		_ = m.cmd.Wait()
 	}
+}
+
+// RunWithMoto is a TestMain body for packages whose tests call AWS APIs: it starts moto,
+// points the SDK at it, runs the tests and stops it. Without moto the package fails.
+func RunWithMoto(m *testing.M, pkg string) {
+	moto, err := StartMoto()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s tests need moto: %v\n", pkg, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	moto.Stop()
+	os.Exit(code)
 }
