@@ -127,7 +127,8 @@ project.postCompileTask.exec('jsii-rosetta extract --strict');
 
 project.addTask('e2e', {
   description: 'End-to-end tests: the built bootstrap under the Lambda RIE against local registries and moto',
-  exec: 'jest --config test/e2e/jest.config.json --runInBand',
+  // --forceExit: every suite stops its servers in afterAll; a stray handle must not hang CI.
+  exec: 'jest --config test/e2e/jest.config.json --runInBand --forceExit',
   receiveArgs: true,
 });
 

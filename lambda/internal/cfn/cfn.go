@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
+	"github.com/cdk-ecr-deployment/handler/internal/logging"
 	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
 
@@ -114,11 +115,14 @@ func (h *Handler) Handle(ctx context.Context, ev cfn.Event) error {
 	if err != nil {
 		resp.Status = "FAILED"
 		resp.Data = nil
-		resp.Reason = err.Error()
+		// Errors can quote URLs (Go's url.Error does), e.g. a presigned S3 blob URL after an
+		// ECR redirect; the Reason is shown in the console, so it is redacted like the logs.
+		reason := logging.Redact(err.Error())
+		resp.Reason = reason
 		if lc, ok := lambdacontext.FromContext(ctx); ok && lc != nil && lambdacontext.LogStreamName != "" {
 			resp.Reason += " (log stream: " + lambdacontext.LogStreamName + ")"
 		}
-		log.Error("request failed", "error", err.Error(), "duration", time.Since(start).Round(time.Millisecond).String())
+		log.Error("request failed", "error", reason, "duration", time.Since(start).Round(time.Millisecond).String())
 	} else {
 		log.Info("request succeeded", "physical_id", id, "data", data, "duration", time.Since(start).Round(time.Millisecond).String())
 	}

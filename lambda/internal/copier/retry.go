@@ -69,6 +69,10 @@ func Retryable(err error) (bool, string) {
 		return true, "connection refused"
 	case errors.Is(err, syscall.EPIPE):
 		return true, "broken pipe"
+	case errors.Is(err, net.ErrClosed):
+		// A reset seen by the transport's reader closes the connection under a request
+		// body still being written (an upload): the writer gets net.ErrClosed.
+		return true, "connection closed"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return true, "unexpected EOF"
 	}
@@ -81,7 +85,7 @@ func Retryable(err error) (bool, string) {
 	msg := strings.ToLower(err.Error())
 	for _, s := range []string{"statuscode: 500", "statuscode: 502", "statuscode: 503", "statuscode: 504",
 		"status: 500", "status: 502", "status: 503", "status: 504", "toomanyrequests", "too many requests",
-		"connection reset", "unexpected eof", "tls handshake timeout", "i/o timeout", "http2: server sent goaway",
+		"connection reset", "use of closed network connection", "unexpected eof", "tls handshake timeout", "i/o timeout", "http2: server sent goaway",
 		"slowdown", "please reduce your request rate"} {
 		if strings.Contains(msg, s) {
 			return true, s

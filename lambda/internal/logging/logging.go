@@ -7,6 +7,7 @@ package logging
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -21,7 +22,7 @@ import (
 // into it. It returns the logger.
 func Setup(w io.Writer, levelName string) *slog.Logger {
 	level, ok := ParseLevel(levelName)
-	logger := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(redacting{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
 	slog.SetDefault(logger)
 	if !ok {
 		logger.Warn("LOG_LEVEL not understood; using info", "value", Redact(levelName), "allowed", "debug, info, warn, error")
@@ -77,6 +78,56 @@ func RedactURL(s string) string {
 		s = s[:i] + "?REDACTED"
 	}
 	return s
+}
+
+// redacting passes every message and string-valued attribute (errors and
+// Stringers included) through Redact before the JSON handler sees it, so an
+// error that quotes a URL (Go's url.Error does, e.g. a presigned S3 blob URL
+// after an ECR redirect) cannot carry a signature or token into the log.
+type redacting struct{ next slog.Handler }
+
+func (h redacting) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+
+func (h redacting) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, Redact(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(redactAttr(a))
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+func (h redacting) WithAttrs(as []slog.Attr) slog.Handler {
+	red := make([]slog.Attr, len(as))
+	for i, a := range as {
+		red[i] = redactAttr(a)
+	}
+	return redacting{h.next.WithAttrs(red)}
+}
+
+func (h redacting) WithGroup(name string) slog.Handler { return redacting{h.next.WithGroup(name)} }
+
+func redactAttr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, Redact(v.String()))
+	case slog.KindGroup:
+		g := v.Group()
+		red := make([]any, len(g))
+		for i, ga := range g {
+			red[i] = redactAttr(ga)
+		}
+		return slog.Group(a.Key, red...)
+	case slog.KindAny:
+		switch x := v.Any().(type) {
+		case error:
+			return slog.String(a.Key, Redact(x.Error()))
+		case fmt.Stringer:
+			return slog.String(a.Key, Redact(x.String()))
+		}
+	}
+	return slog.Attr{Key: a.Key, Value: v}
 }
 
 type logrusHook struct{ logger *slog.Logger }

@@ -83,7 +83,7 @@ var ignored = []string{"ServiceToken"}
 
 // KnownArchitectures are the Go/OCI architecture names accepted in ImageArch
 // and ArchImageTags.
-var KnownArchitectures = []string{"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le"}
+var KnownArchitectures = []string{"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64"}
 
 var (
 	tagPattern     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)

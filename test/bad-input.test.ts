@@ -1,0 +1,127 @@
+// Bad input at synth time: every case throws from the ECRDeployment constructor, before
+// anything is added to the tree (so before any deploy), with an exact message fragment.
+// The run-time half (hand-sent properties, bad secrets, refused tokens, untrusted TLS, plain
+// HTTP) is test/e2e/faults/bad-input.e2e.ts.
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Aws, CfnParameter, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { DockerImageName, ECRDeployment, ECRDeploymentProps, S3ArchiveName } from '../src';
+import { KNOWN_ARCHITECTURES } from '../src/validate';
+
+const ECR_DEST = `${Aws.ACCOUNT_ID}.dkr.ecr.${Aws.REGION}.amazonaws.com/my-repo:latest`;
+
+function newStack(): Stack {
+  return new Stack(new App(), 'BadInput', { env: { account: '123456789012', region: 'us-east-1' } });
+}
+
+function props(overrides: Partial<ECRDeploymentProps>): ECRDeploymentProps {
+  return { src: new DockerImageName('nginx:latest'), dest: new DockerImageName(ECR_DEST), ...overrides };
+}
+
+/** Throws with `fragment`, and the stack is left without any deployment (or handler) in it. */
+function expectRefused(stack: Stack, p: ECRDeploymentProps, fragment: string): void {
+  expect(() => new ECRDeployment(stack, 'Deploy', p)).toThrow(fragment);
+  expect(stack.node.tryFindChild('Deploy')).toBeUndefined();
+  const template = Template.fromStack(stack);
+  template.resourceCountIs('Custom::CDKECRDeployment', 0);
+  template.resourceCountIs('AWS::Lambda::Function', 0);
+}
+
+const long = 'a'.repeat(129);
+
+describe('tokens where literals are required', () => {
+  test('imageArch', () => {
+    const stack = newStack();
+    const arch = new CfnParameter(stack, 'Arch').valueAsString;
+    expectRefused(stack, props({ imageArch: [arch] }), 'ECRDeployment: imageArch: architectures must be literal strings, not tokens');
+  });
+
+  test('archImageTags architecture', () => {
+    const stack = newStack();
+    const arch = new CfnParameter(stack, 'Arch').valueAsString;
+    expectRefused(stack, props({ copyImageIndex: true, archImageTags: { [arch]: 'tag' } }),
+      'ECRDeployment: archImageTags: architectures must be literal strings, not tokens');
+  });
+
+  test('memoryLimit', () => {
+    const stack = newStack();
+    const mem = new CfnParameter(stack, 'Mem', { type: 'Number' }).valueAsNumber;
+    expectRefused(stack, props({ memoryLimit: mem }), 'Can\'t use tokens when specifying "memoryLimit" since we use it to identify the singleton custom resource handler');
+  });
+
+  test('retryConfigs value', () => {
+    const stack = newStack();
+    const n = new CfnParameter(stack, 'Attempts', { type: 'Number' }).valueAsNumber;
+    expectRefused(stack, props({ retryConfigs: { numAttempts: n } }), 'ECRDeployment: retryConfigs: numAttempts must be a literal number, not a token');
+  });
+});
+
+describe('refused props', () => {
+  test.each<[string, Partial<ECRDeploymentProps>, string]>([
+    ['empty src', { src: new DockerImageName('') }, 'ECRDeployment: src: image uri "docker://" names no image'],
+    ['empty dest', { dest: new DockerImageName('') }, 'ECRDeployment: dest: image uri "docker://" names no image'],
+    ['no src at all', { src: undefined as any }, 'ECRDeployment: src: an image is required'],
+    ['no dest at all', { dest: undefined as any }, 'ECRDeployment: dest: an image is required'],
+    ['imageArch: []', { imageArch: [] }, 'ECRDeployment: imageArch: must name at least one architecture; omit it for the default (amd64)'],
+    ['unknown architecture', { imageArch: ['sparc'] }, 'ECRDeployment: imageArch: unknown architecture "sparc"; expected one of amd64, arm64'],
+    ['x86_64 (not an OCI name)', { imageArch: ['amd64', 'x86_64'] }, 'ECRDeployment: imageArch: unknown architecture "x86_64"'],
+    ['upper-case architecture', { imageArch: ['ARM64'] }, 'ECRDeployment: imageArch: unknown architecture "ARM64"'],
+    ['unknown archImageTags architecture', { copyImageIndex: true, archImageTags: { aarch64: 'arm' } }, 'ECRDeployment: archImageTags: unknown architecture "aarch64"'],
+    ['retryConfigs negative', { retryConfigs: { baseDelay: -1 } }, 'ECRDeployment: retryConfigs: baseDelay must be a non-negative number, got -1'],
+    ['retryConfigs fractional attempts', { retryConfigs: { numAttempts: 2.5 } }, 'ECRDeployment: retryConfigs: numAttempts must be a whole number of at least 1, got 2.5'],
+    ['retryConfigs zero attempts', { retryConfigs: { numAttempts: 0 } }, 'ECRDeployment: retryConfigs: numAttempts must be a whole number of at least 1, got 0'],
+    ['retryConfigs unknown field', { retryConfigs: { retries: 3 } }, 'ECRDeployment: retryConfigs: unknown field "retries"; allowed: numAttempts, baseDelay, maxDelay'],
+    ['retryConfigs NaN', { retryConfigs: { maxDelay: NaN } }, 'ECRDeployment: retryConfigs: maxDelay must be a non-negative number'],
+    ['retryConfigs string value', { retryConfigs: { baseDelay: '1' as any } }, 'ECRDeployment: retryConfigs: baseDelay must be a non-negative number, got "1"'],
+    ['a URI with spaces', { src: new DockerImageName('nginx: latest') }, 'ECRDeployment: src: image uri "docker://nginx: latest" contains white space'],
+    ['a URI with a tab', { dest: new DockerImageName('localhost:5000/repo:\tv1') }, 'ECRDeployment: dest: image uri "docker://localhost:5000/repo:\\tv1" contains white space'],
+    ['an upper-case repository name', { dest: new DockerImageName('localhost:5000/MyRepo:latest') },
+      'ECRDeployment: dest: invalid repository name in "docker://localhost:5000/MyRepo:latest": path component "MyRepo" must be lowercase'],
+    ['an upper-case Docker Hub name', { src: new DockerImageName('Library/Nginx') }, 'ECRDeployment: src: invalid repository name in "docker://Library/Nginx"'],
+    ['an s3:// destination', { dest: new S3ArchiveName('bucket/image.tar') },
+      'ECRDeployment: dest: the destination must be a registry image (docker://); an s3:// archive can only be a source'],
+    ['an over-long tag', { dest: new DockerImageName(`localhost:5000/repo:${long}`) }, `ECRDeployment: dest: invalid tag "${long}": a tag is 1 to 128 characters`],
+    ['a tag starting with "-"', { dest: new DockerImageName('localhost:5000/repo:-v1') }, 'ECRDeployment: dest: invalid tag "-v1"'],
+    ['an over-long destTags entry', { destTags: ['ok', long] }, `ECRDeployment: destTags: invalid tag "${long}"`],
+    ['an invalid digest', { src: new DockerImageName('nginx@sha256:1234') }, 'ECRDeployment: src: invalid digest in "docker://nginx@sha256:1234"'],
+    ['an unknown transport', { src: { uri: 'ftp://example.com/app.tar' } }, 'ECRDeployment: src: unsupported image uri "ftp://example.com/app.tar"'],
+    ['an s3:// source without a key', { src: new S3ArchiveName('') }, 'ECRDeployment: src: image uri "s3://" names no image'],
+    ['imageArch with copyImageIndex', { imageArch: ['arm64'], copyImageIndex: true }, 'imageArch and copyImageIndex cannot both be set'],
+    ['archImageTags without copyImageIndex', { archImageTags: { arm64: 'a' } }, 'archImageTags can only be specified when copyImageIndex is true'],
+    ['memoryLimit out of range', { memoryLimit: 20000 }, 'ECRDeployment: memoryLimit: must be between 128 and 10240 MiB, got 20000'],
+  ])('%s', (_name, overrides, fragment) => {
+    expectRefused(newStack(), props(overrides), fragment);
+  });
+});
+
+describe('TLS verification cannot be turned off by a resource property', () => {
+  const ALLOWED = ['ServiceToken', 'SrcImage', 'SrcCreds', 'DestImage', 'DestCreds', 'ImageArch', 'CopyImageIndex',
+    'ArchImageTags', 'RetryConfigs', 'DestTags', 'RemovalPolicy'];
+
+  test('props that look like TLS switches are not synthesized into the resource', () => {
+    const stack = newStack();
+    new ECRDeployment(stack, 'Deploy', {
+      ...props({}),
+      ...({ tlsVerify: false, insecure: true, srcTlsVerify: false, destTlsVerify: false, skipTlsVerify: true } as any),
+    });
+    const resources = Template.fromStack(stack).findResources('Custom::CDKECRDeployment');
+    const keys = Object.values(resources).flatMap((r: any) => Object.keys(r.Properties));
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.filter(k => !ALLOWED.includes(k))).toEqual([]);
+  });
+
+  test('the handler accepts no property beyond that list (its allow-list, read from the Go source)', () => {
+    const goProps = fs.readFileSync(path.join(__dirname, '..', 'lambda', 'internal', 'props', 'props.go'), 'utf8');
+    const known = /var known = \[\]string\{([^}]*)\}/.exec(goProps)![1].match(/"([^"]+)"/g)!.map(s => s.slice(1, -1));
+    const ignored = /var ignored = \[\]string\{([^}]*)\}/.exec(goProps)![1].match(/"([^"]+)"/g)!.map(s => s.slice(1, -1));
+    expect([...known, ...ignored].sort()).toEqual([...ALLOWED].sort());
+    expect(known.filter(k => /tls|insecure|verify|cert/i.test(k))).toEqual([]);
+  });
+});
+
+test('every architecture the construct accepts, the handler accepts too (no deploy-time surprise)', () => {
+  const goProps = fs.readFileSync(path.join(__dirname, '..', 'lambda', 'internal', 'props', 'props.go'), 'utf8');
+  const handlerArchs = /var KnownArchitectures = \[\]string\{([^}]*)\}/.exec(goProps)![1].match(/"([^"]+)"/g)!.map(s => s.slice(1, -1));
+  expect(KNOWN_ARCHITECTURES.filter(a => !handlerArchs.includes(a))).toEqual([]);
+});

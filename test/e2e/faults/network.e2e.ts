@@ -1,0 +1,247 @@
+// Fault injection between the handler and real registries: a fault proxy sits in front of the
+// source (hub: bearer tokens, anonymous pull) and of the ECR-style destination. Each case breaks
+// one thing on purpose and accepts exactly one of two outcomes:
+//   SUCCESS, the destination digest equal to the source's, with the retry visible in the logs;
+//   FAILED before the function timeout, with a Reason naming the fault.
+// After every case the destination tag is absent or complete (every blob present and intact),
+// a corrupt blob is never accepted, and the secret grep over every log finds nothing.
+import { randomBytes } from 'crypto';
+import { expectFailedBeforeTimeout, expectNothingHalfWritten, FaultWorld, KiB, layersOf } from './support';
+import { synthExample } from '../harness/driver';
+import { expectCopied } from '../harness/expect';
+import { FaultRule, REDIRECTED, RuleHandle } from '../harness/fault-proxy';
+import { pushImage, PushedManifest } from '../harness/images';
+import { ECR_HOST } from '../harness/pki';
+import { RegistryClient } from '../harness/registry-client';
+import { Rie } from '../harness/rie';
+
+const TIMEOUT = 60;
+/** The deadline cases: short, so that they end quickly (the handler keeps a 5 s margin). */
+const SHORT_TIMEOUT = 20;
+
+let fw: FaultWorld;
+let rie: Rie;
+let shortRie: Rie;
+let hub: RegistryClient;
+let ecr: RegistryClient;
+const table: { fault: string; outcome: string; seconds: number }[] = [];
+
+beforeAll(async () => {
+  fw = await new FaultWorld().start();
+  [rie, shortRie] = await Promise.all([
+    fw.newRie({ timeoutSeconds: TIMEOUT, name: 'faults' }),
+    fw.newRie({ timeoutSeconds: SHORT_TIMEOUT, name: 'faults-short' }),
+  ]);
+  hub = fw.w.hubClient();
+  ecr = fw.w.ecrClient();
+}, 180_000);
+
+afterAll(async () => {
+  if (table.length) {
+    process.stdout.write(`\nfault | outcome | seconds\n${table.map(r => `${r.fault} | ${r.outcome} | ${r.seconds.toFixed(1)}`).join('\n')}\n`);
+  }
+  await fw?.stop();
+});
+
+afterEach(() => {
+  fw.src.clearRules();
+  fw.dest.clearRules();
+});
+
+interface Case {
+  name: string;
+  image: PushedManifest;
+  big: string; // the largest layer's digest
+  src: string;
+  repo: string;
+}
+
+/** A fresh source image (two layers) and a fresh destination repository for one case. */
+async function newCase(name: string, layerSizes = [384 * KiB, 64 * KiB]): Promise<Case> {
+  const image = await pushImage(hub, `library/${name}`, 'v1', { arch: 'amd64', layerSizes });
+  const [big] = await layersOf(hub, `library/${name}`, 'v1');
+  return { name, image, big: big.digest, src: `library/${name}`, repo: name };
+}
+
+async function create(c: Case, on: Rie = rie, app = 'docker-image-asset') {
+  const [res] = await synthExample(app, { src: `${fw.src.host}/${c.src}:v1`, dest: `${ECR_HOST}/${c.repo}:v1` });
+  const d = fw.resource(on, res);
+  const mark = on.log().length;
+  const out = await d.create();
+  return { out, log: on.log().slice(mark) };
+}
+
+function blobPath(c: Case, digest = c.big): RegExp {
+  return new RegExp(`^/v2/${c.src}/blobs/${digest}$`);
+}
+
+async function expectSurvived(c: Case, fault: string, rules: RuleHandle[], out: Created, retrySeen: RegExp, seen = 'retry logged') {
+  for (const r of rules) expect({ rule: r.rule.name, fired: r.hits > 0 }).toEqual({ rule: r.rule.name, fired: true });
+  await expectCopied(out.out, ecr, ECR_HOST, c.repo, 'v1', c.image.digest);
+  expect(out.log).toMatch(retrySeen);
+  expect(await expectNothingHalfWritten(ecr, c.repo, 'v1')).toBe('complete');
+  expect(fw.leaks()).toEqual([]);
+  table.push({ fault, outcome: `SUCCESS, digest equal, ${seen}`, seconds: out.out.seconds });
+}
+
+type Created = Awaited<ReturnType<typeof create>>;
+
+async function expectFailedCleanly(c: Case, fault: string, rules: RuleHandle[], out: Created, timeout: number, ...reason: RegExp[]) {
+  for (const r of rules) expect({ rule: r.rule.name, fired: r.hits > 0 }).toEqual({ rule: r.rule.name, fired: true });
+  expectFailedBeforeTimeout(out.out, timeout, ...reason);
+  expect(await expectNothingHalfWritten(ecr, c.repo, 'v1')).toBe('absent');
+  expect(fw.leaks()).toEqual([]);
+  table.push({ fault, outcome: `FAILED: ${(out.out.response.Reason ?? '').slice(0, 90)}…`, seconds: out.out.seconds });
+}
+
+const rule = (proxy: 'src' | 'dest', r: FaultRule) => fw[proxy].rule(r);
+const retryAfter1 = { 'Retry-After': '1' };
+
+test('429 with Retry-After: 1 on the first 3 source manifest GETs: SUCCESS after honouring Retry-After', async () => {
+  const c = await newCase('f-429-manifest');
+  const r = rule('src', {
+    name: '429 x3',
+    method: 'GET',
+    path: new RegExp(`^/v2/${c.src}/manifests/`),
+    times: 3,
+    fault: { kind: 'status', status: 429, headers: retryAfter1 },
+  });
+  const out = await create(c);
+  expect(r.hits).toBe(3);
+  await expectSurvived(c, '429 + Retry-After: 1, first 3 manifest GETs', [r], out, /Too many requests|retrying/);
+});
+
+test('429 with Retry-After: 1 on the first 2 blob GETs: SUCCESS', async () => {
+  const c = await newCase('f-429-blob');
+  const r = rule('src', {
+    name: '429 blobs x2',
+    method: 'GET',
+    path: new RegExp(`^/v2/${c.src}/blobs/`),
+    times: 2,
+    fault: { kind: 'status', status: 429, headers: retryAfter1 },
+  });
+  const out = await create(c);
+  await expectSurvived(c, '429 + Retry-After: 1, first 2 blob GETs', [r], out, /Too many requests|retrying/);
+});
+
+test('a burst of two 503s on the source manifest: SUCCESS after retries', async () => {
+  const c = await newCase('f-503-burst');
+  const r = rule('src', {
+    name: '503 x2',
+    method: 'GET',
+    path: new RegExp(`^/v2/${c.src}/manifests/`),
+    times: 2,
+    fault: { kind: 'status', status: 503 },
+  });
+  const out = await create(c);
+  expect(r.hits).toBe(2);
+  await expectSurvived(c, '503 burst (2) on the source manifest', [r], out, /"msg":"retrying".*(503|unavailable)/);
+});
+
+test('a burst of two 503s on blob GETs: SUCCESS after retries', async () => {
+  const c = await newCase('f-503-blob');
+  const r = rule('src', {
+    name: '503 blobs x2',
+    method: 'GET',
+    path: new RegExp(`^/v2/${c.src}/blobs/`),
+    times: 2,
+    fault: { kind: 'status', status: 503 },
+  });
+  const out = await create(c);
+  await expectSurvived(c, '503 burst (2) on blob GETs', [r], out, /"msg":"retrying".*(503|unavailable)/);
+});
+
+test('503 that outlasts the retries: FAILED naming the 503 and the image', async () => {
+  const c = await newCase('f-503-always');
+  const r = rule('src', { name: '503 always', method: 'GET', path: new RegExp(`^/v2/${c.src}/manifests/`), fault: { kind: 'status', status: 503 } });
+  const out = await create(c);
+  // The default: 3 attempts.
+  expect(r.hits).toBe(3);
+  await expectFailedCleanly(c, '503 on every manifest GET (outlasts 3 attempts)', [r], out, TIMEOUT, /503|unavailable/i, new RegExp(c.src));
+});
+
+test('connection reset in the middle of a blob download: SUCCESS, resumed with a Range request', async () => {
+  const c = await newCase('f-reset-download');
+  const r = rule('src', { name: 'reset download', method: 'GET', path: blobPath(c), times: 1, fault: { kind: 'reset-download', afterBytes: 100 * KiB } });
+  const out = await create(c);
+  expect(r.hits).toBe(1);
+  expect(fw.src.events.filter(e => e.method === 'GET' && blobPath(c).test(e.path)).length).toBeGreaterThanOrEqual(2);
+  await expectSurvived(c, 'TCP reset mid blob download', [r], out, /reconnecting|retrying/);
+});
+
+test('connection reset in the middle of a blob upload: SUCCESS after a retry', async () => {
+  const c = await newCase('f-reset-upload');
+  const r = rule('dest', {
+    name: 'reset upload',
+    method: ['PATCH', 'PUT'],
+    path: new RegExp(`^/v2/${c.repo}/blobs/uploads/`),
+    times: 1,
+    fault: { kind: 'reset-upload', afterBytes: 100 * KiB },
+  });
+  const out = await create(c);
+  if (process.env.E2E_DEBUG) process.stdout.write(JSON.stringify(fw.dest.events.filter(e => e.path.includes(c.repo)), null, 1) + out.log);
+  expect(r.hits).toBe(1);
+  await expectSurvived(c, 'TCP reset mid blob upload', [r], out, /"msg":"retrying"/);
+});
+
+test('429 on the destination manifest PUT (twice): SUCCESS after retries, blobs not sent again', async () => {
+  const c = await newCase('f-429-put');
+  const r = rule('dest', {
+    name: '429 manifest PUT x2',
+    method: 'PUT',
+    path: new RegExp(`^/v2/${c.repo}/manifests/`),
+    times: 2,
+    fault: { kind: 'status', status: 429, headers: retryAfter1 },
+  });
+  const out = await create(c);
+  expect(r.hits).toBe(2);
+  // The retried copy finds its three blobs (two layers, config) in place: each was uploaded once.
+  expect(fw.dest.events.filter(e => e.method === 'POST' && e.path === `/v2/${c.repo}/blobs/uploads/`).length).toBe(3);
+  await expectSurvived(c, '429 on the destination manifest PUT (2)', [r], out, /"msg":"retrying"/);
+});
+
+test('a blob slowed to a trickle (64 KiB/s): SUCCESS, the slow progress logged', async () => {
+  const c = await newCase('f-trickle', [384 * KiB, 8 * KiB]);
+  const r = rule('src', { name: 'trickle', method: 'GET', path: blobPath(c), fault: { kind: 'trickle', bytesPerSecond: 64 * KiB } });
+  const out = await create(c);
+  expect(r.hits).toBe(1);
+  // No retry is needed: the transfer is slow, not broken. The periodic progress line shows it.
+  await expectSurvived(c, 'blob trickled at 64 KiB/s', [r], out, /"msg":"copy progress"/, 'slow progress logged');
+});
+
+test('a blob whose bytes do not match its digest: FAILED, never accepted', async () => {
+  const c = await newCase('f-corrupt');
+  const r = rule('src', { name: 'corrupt', method: 'GET', path: blobPath(c), fault: { kind: 'corrupt' } });
+  const out = await create(c);
+  await expectFailedCleanly(c, 'blob bytes altered (digest mismatch)', [r], out, TIMEOUT, /digest/i, new RegExp(c.big.slice(7)));
+  // The destination never stored bytes under that digest that hash to something else.
+  const res = await ecr.request('HEAD', `/v2/${c.repo}/blobs/${c.big}`, `repository:${c.repo}:pull`);
+  if (res.status === 200) expect((await ecr.getBlob(c.repo, c.big)).length).toBeGreaterThan(0);
+  else expect(res.status).toBe(404);
+});
+
+test('stall forever after the headers, and a trickle too slow for the deadline: both FAILED before the 20 s timeout', async () => {
+  const stall = await newCase('f-stall');
+  const slow = await newCase('f-slow', [512 * KiB, 8 * KiB]);
+  const rs = rule('src', { name: 'stall', method: 'GET', path: blobPath(stall), fault: { kind: 'stall' } });
+  const rt = rule('src', { name: 'trickle 8 KiB/s', method: 'GET', path: blobPath(slow), fault: { kind: 'trickle', bytesPerSecond: 8 * KiB } });
+  const other = await fw.newRie({ timeoutSeconds: SHORT_TIMEOUT, name: 'faults-short-2' });
+  const [a, b] = await Promise.all([create(stall, shortRie), create(slow, other)]);
+  await expectFailedCleanly(stall, 'stall after headers (20 s function)', [rs], a, SHORT_TIMEOUT, /Lambda timeout|deadline/i, new RegExp(stall.src));
+  await expectFailedCleanly(slow, 'trickle at 8 KiB/s past the deadline (20 s function)', [rt], b, SHORT_TIMEOUT, /Lambda timeout|deadline/i, new RegExp(slow.src));
+});
+
+test('a blob redirected to a presigned URL (as ECR does) whose connection resets: FAILED, the signed query never leaks', async () => {
+  const c = await newCase('f-presigned');
+  const token = `IQoJb3JpZ2luX2VjE${randomBytes(24).toString('hex')}`;
+  const signature = randomBytes(32).toString('hex');
+  fw.w.secrets.add(token);
+  fw.w.secrets.add(signature);
+  const query = `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAE2EPRESIGNED0000%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20240101T000000Z&X-Amz-Expires=600&X-Amz-Security-Token=${token}&X-Amz-SignedHeaders=host&X-Amz-Signature=${signature}`;
+  const r1 = rule('src', { name: 'redirect to presigned', method: 'GET', path: blobPath(c), fault: { kind: 'redirect', query } });
+  const r2 = rule('src', { name: 'reset presigned', method: 'GET', path: new RegExp(`^${REDIRECTED}/v2/${c.src}/blobs/${c.big}$`), fault: { kind: 'reset' } });
+  const out = await create(c);
+  await expectFailedBeforeTimeout(out.out, TIMEOUT, /connection reset|reset by peer/i, new RegExp(c.src));
+  expect(r2.hits).toBeGreaterThanOrEqual(1);
+  await expectFailedCleanly(c, 'presigned blob URL resets (secret query in the error)', [r1, r2], out, TIMEOUT, /reset/i);
+});
