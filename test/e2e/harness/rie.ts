@@ -27,6 +27,20 @@ export class Rie {
   get timeoutSeconds(): number { return this.opts.timeoutSeconds; }
 
   async start(): Promise<void> {
+    // Free ports are picked, released, then bound by the emulator: with many emulators
+    // starting at once another one can take a port in between. Pick again when that happens.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.startOnce();
+        return;
+      } catch (e) {
+        if (attempt >= 5 || !/address already in use/.test(String(e))) throw e;
+        await this.proc?.stop();
+      }
+    }
+  }
+
+  private async startOnce(): Promise<void> {
     this.port = await freePort();
     const apiPort = await freePort();
     const bootstrap = this.opts.bootstrap ?? BOOTSTRAP;
