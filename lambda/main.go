@@ -22,8 +22,11 @@ func main() {
 		Copier: copier.New(copier.Options{S3: func(ctx context.Context, region string) (s3archive.API, error) {
 			return awsenv.S3(ctx, region)
 		}}),
-		ECR: func(ctx context.Context, region string) (copier.ECRDeleter, error) {
+		ECR: func(ctx context.Context, region string) (copier.ECRAPI, error) {
 			return awsenv.ECR(ctx, region)
+		},
+		ECRPublic: func(ctx context.Context) (copier.ECRPublicAPI, error) {
+			return awsenv.ECRPublic(ctx)
 		},
 	}
 	lambda.Start(cfn.New(d.Run).Handle)

@@ -181,9 +181,12 @@ export interface ECRDeploymentProps {
   /**
    * What happens to the destination tag when this resource is deleted from the stack.
    *
-   * RETAIN leaves the image in place, as upstream does. DESTROY deletes the destination tag
-   * (`BatchDeleteImage` on ECR, a manifest DELETE elsewhere); an image already gone counts as deleted.
-   * Only DESTROY grants the delete permission.
+   * RETAIN leaves the image in place, as upstream does. DESTROY deletes the destination tag,
+   * `destTags` and `archImageTags` (`BatchDeleteImage` on ECR and ECR Public, a manifest
+   * DELETE elsewhere), but only those that still point at the digest this resource copied:
+   * a tag re-pointed since, an image that was there before a failed create, and, outside ECR,
+   * a manifest that another tag also points at are left alone. An image already gone counts
+   * as deleted. Only DESTROY grants the delete permissions.
    *
    * @default RemovalPolicy.RETAIN
    */

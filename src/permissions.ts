@@ -58,7 +58,10 @@ export function grantCopy(scope: IConstruct, role: iam.IRole, opts: CopyGrantOpt
   const repoArn = (r: { account: string; region: string; repositoryName: string }) =>
     stack.formatArn({ service: 'ecr', account: r.account, region: r.region, resource: 'repository', resourceName: r.repositoryName });
 
-  const pushActions = opts.deleteOnDestroy ? [...ECR_PUSH, 'ecr:BatchDeleteImage'] : ECR_PUSH;
+  // DESTROY reads what each tag points at before it untags (a resource removes only what it
+  // still owns): BatchGetImage is already a push action, DescribeImages is not.
+  const ECR_DELETE = ['ecr:BatchDeleteImage', 'ecr:DescribeImages'];
+  const pushActions = opts.deleteOnDestroy ? [...ECR_PUSH, ...ECR_DELETE] : ECR_PUSH;
   if (dest.ecr) {
     add(pushActions, [repoArn(dest.ecr)]);
   }
@@ -71,7 +74,7 @@ export function grantCopy(scope: IConstruct, role: iam.IRole, opts: CopyGrantOpt
     add(actions, ['*']);
   }
 
-  grantPublicEcr(scope, add, src.ecrPublic !== undefined, dest.ecrPublic, opts.dest.uri.includes('public.ecr.aws'));
+  grantPublicEcr(scope, add, src.ecrPublic !== undefined, dest.ecrPublic, opts.dest.uri.includes('public.ecr.aws'), opts.deleteOnDestroy);
   grantArchiveRead(stack, add, opts.src);
   for (const image of [opts.src, opts.dest]) {
     grantCredsSecret(stack, role, add, image);
@@ -84,6 +87,7 @@ function grantPublicEcr(
   srcIsPublic: boolean,
   destPublic: { repositoryName: string } | undefined,
   destMentionsPublic: boolean,
+  deleteOnDestroy: boolean,
 ): void {
   if (!srcIsPublic && !destPublic && !destMentionsPublic) {
     return;
@@ -98,6 +102,9 @@ function grantPublicEcr(
         'ecr-public:UploadLayerPart',
         'ecr-public:CompleteLayerUpload',
         'ecr-public:PutImage',
+        // ECR Public's registry has no manifest DELETE: DESTROY lists the tags and untags
+        // through the API.
+        ...(deleteOnDestroy ? ['ecr-public:DescribeImageTags', 'ecr-public:BatchDeleteImage'] : []),
       ],
       // ECR Public exists only in the 'aws' partition, and its ARNs have no region.
       [Stack.of(scope).formatArn({

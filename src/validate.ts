@@ -71,6 +71,12 @@ export function validateImageUri(prop: string, uri: string, opts: { destination:
   const path = colon >= 0 ? beforeDigest.slice(0, colon) : beforeDigest;
   if (colon >= 0) {
     validateTag(prop, beforeDigest.slice(colon + 1));
+    // A source may carry both (name:tag@digest, as Renovate writes it): the handler copies
+    // the digest and treats the tag as a comment. A destination is written, and a tag next
+    // to a digest cannot both be honoured; the handler refuses it the same way.
+    if (at >= 0 && opts.destination) {
+      invalid(prop, `image uri ${JSON.stringify(uri)} has both a tag and a digest; give a tag or a digest, not both`);
+    }
   }
   const components = path.split('/');
   // The first component is a registry host when it looks like one (docker's own rule).

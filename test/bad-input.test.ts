@@ -85,6 +85,8 @@ describe('refused props', () => {
     ['a tag starting with "-"', { dest: new DockerImageName('localhost:5000/repo:-v1') }, 'ECRDeployment: dest: invalid tag "-v1"'],
     ['an over-long destTags entry', { destTags: ['ok', long] }, `ECRDeployment: destTags: invalid tag "${long}"`],
     ['an invalid digest', { src: new DockerImageName('nginx@sha256:1234') }, 'ECRDeployment: src: invalid digest in "docker://nginx@sha256:1234"'],
+    ['a destination with a tag and a digest', { dest: new DockerImageName(`localhost:5000/repo:v1@sha256:${'b'.repeat(64)}`) },
+      `ECRDeployment: dest: image uri "docker://localhost:5000/repo:v1@sha256:${'b'.repeat(64)}" has both a tag and a digest; give a tag or a digest, not both`],
     ['an unknown transport', { src: { uri: 'ftp://example.com/app.tar' } }, 'ECRDeployment: src: unsupported image uri "ftp://example.com/app.tar"'],
     ['an s3:// source without a key', { src: new S3ArchiveName('') }, 'ECRDeployment: src: image uri "s3://" names no image'],
     ['imageArch with copyImageIndex', { imageArch: ['arm64'], copyImageIndex: true }, 'imageArch and copyImageIndex cannot both be set'],
@@ -95,8 +97,30 @@ describe('refused props', () => {
   });
 });
 
+// Upstream v4 did not validate image names, so what Renovate writes (name:tag@digest) must
+// synthesize; the handler copies the digest and keeps the tag as a comment.
+describe('a source with a tag and a digest', () => {
+  const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
+  test.each([
+    `nginx:1.25@${digest}`,
+    `docker.io/library/nginx:1.25-alpine@${digest}`,
+    `localhost:5000/team/app:v1.2.3@${digest}`,
+    `public.ecr.aws/docker/library/node:20@${digest}`,
+  ])('%s', name => {
+    const stack = newStack();
+    new ECRDeployment(stack, 'Deploy', props({ src: new DockerImageName(name) }));
+    Template.fromStack(stack).hasResourceProperties('Custom::CDKECRDeployment', { SrcImage: `docker://${name}` });
+  });
+
+  test('a destination by digest alone is still accepted', () => {
+    const stack = newStack();
+    expect(() => new ECRDeployment(stack, 'Deploy', props({ dest: new DockerImageName(`localhost:5000/repo@${digest}`) }))).not.toThrow();
+  });
+});
+
 describe('TLS verification cannot be turned off by a resource property', () => {
-  const ALLOWED = ['ServiceToken', 'SrcImage', 'SrcCreds', 'DestImage', 'DestCreds', 'ImageArch', 'CopyImageIndex',
+  // ServiceTimeout is CloudFormation's (CustomResource serviceTimeout); the handler validates and ignores it.
+  const ALLOWED = ['ServiceToken', 'ServiceTimeout', 'SrcImage', 'SrcCreds', 'DestImage', 'DestCreds', 'ImageArch', 'CopyImageIndex',
     'ArchImageTags', 'RetryConfigs', 'DestTags', 'RemovalPolicy'];
 
   test('props that look like TLS switches are not synthesized into the resource', () => {

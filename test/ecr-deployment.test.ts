@@ -265,6 +265,17 @@ describe('least-privilege IAM', () => {
   test('DESTROY grants BatchDeleteImage on the destination only', () => {
     const { template } = deploy({ removalPolicy: RemovalPolicy.DESTROY });
     expect(actionsOn(template, 'ecr:BatchDeleteImage')).toEqual([repoArn('my-repo')]);
+    // The handler reads what each tag points at before it untags (ownership check).
+    expect(actionsOn(template, 'ecr:DescribeImages')).toEqual([repoArn('my-repo')]);
+  });
+
+  test('DESTROY on an ECR Public destination untags through the ECR Public API', () => {
+    const arn = { 'Fn::Join': ['', ['arn:aws:ecr-public::', { Ref: 'AWS::AccountId' }, ':repository/my-repo']] };
+    const destroy = deploy({ dest: new DockerImageName('public.ecr.aws/my-alias/my-repo:latest'), removalPolicy: RemovalPolicy.DESTROY });
+    expect(actionsOn(destroy.template, 'ecr-public:BatchDeleteImage')).toEqual([arn]);
+    expect(actionsOn(destroy.template, 'ecr-public:DescribeImageTags')).toEqual([arn]);
+    const retain = deploy({ dest: new DockerImageName('public.ecr.aws/my-alias/my-repo:latest') });
+    expect(actionsOn(retain.template, 'ecr-public:BatchDeleteImage')).toEqual([]);
   });
 
   test('S3 archive grants GetObject on the object only', () => {

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
@@ -26,9 +27,26 @@ import (
 	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
 
-// Work does the resource's job. requestType is Create, Update or Delete;
-// the returned data becomes the response's Data (Fn::GetAtt attributes).
-type Work func(ctx context.Context, requestType string, p *props.Properties) (map[string]string, error)
+// Request is one event as the work sees it.
+type Request struct {
+	Type cfn.RequestType
+	// PhysicalID is the resource's id (Update and Delete).
+	PhysicalID string
+	Props      *props.Properties
+	// OldProps are the properties before an Update; nil when absent or invalid.
+	OldProps *props.Properties
+}
+
+// Result is the work's answer. PhysicalID is the id to report, success or failure; when it is
+// empty the handler answers with the id the resource had, or a fallback (see fallbackID).
+type Result struct {
+	PhysicalID string
+	Data       map[string]string
+}
+
+// Work does the resource's job; the returned data becomes the response's Data
+// (Fn::GetAtt attributes).
+type Work func(ctx context.Context, req Request) (Result, error)
 
 // Handler is the Lambda entry point for custom-resource events.
 type Handler struct {
@@ -63,47 +81,35 @@ func Margin(remaining time.Duration) time.Duration {
 	return max(m, floor)
 }
 
-// PhysicalID picks the PhysicalResourceId for ev.
-func PhysicalID(ev cfn.Event) string {
-	fallback := func() string {
-		if ev.PhysicalResourceID != "" {
-			return ev.PhysicalResourceID
-		}
-		sum := sha256.Sum256([]byte(ev.StackID + "/" + ev.LogicalResourceID))
-		return "ecr-deployment-" + hex.EncodeToString(sum[:8])
+// fallbackID is the id answered when the work gives none (invalid properties, a timeout, a
+// panic): the id CloudFormation sent, or for a Create the normalized destination, which
+// carries no digest and so owns nothing (see deploy/id.go), or a hash of the stack and
+// logical id when even the destination is unreadable. Never empty: CloudFormation rejects
+// an empty id with "Invalid PhysicalResourceId".
+func fallbackID(ev cfn.Event) string {
+	if ev.PhysicalResourceID != "" {
+		return ev.PhysicalResourceID
 	}
-	switch ev.RequestType {
-	case cfn.RequestDelete:
-		return fallback()
-	case cfn.RequestUpdate:
-		newID := props.DestinationID(ev.ResourceProperties)
-		if newID == "" {
-			return fallback()
-		}
-		if ev.PhysicalResourceID != "" && props.DestinationID(ev.OldResourceProperties) == newID {
-			// Keeps ids made by other handler versions (e.g. upstream's log
-			// stream names) as long as the destination is unchanged, so an
-			// upgrade does not replace the resource.
-			return ev.PhysicalResourceID
-		}
-		// A new id makes CloudFormation delete the old resource afterwards.
-		return newID
-	default:
-		if id := props.DestinationID(ev.ResourceProperties); id != "" {
-			return id
-		}
-		return fallback()
+	if id := props.DestinationID(ev.ResourceProperties); id != "" {
+		// A destination given by digest must not lend its digest to the id.
+		name, _, _ := strings.Cut(id, "@")
+		return name
 	}
+	sum := sha256.Sum256([]byte(ev.StackID + "/" + ev.LogicalResourceID))
+	return "ecr-deployment-" + hex.EncodeToString(sum[:8])
 }
 
 // Handle runs one event. It returns an error only when no response could be
 // delivered, so that the failure shows in the Lambda's metrics.
 func (h *Handler) Handle(ctx context.Context, ev cfn.Event) error {
 	start := time.Now()
-	id := PhysicalID(ev)
 	log := slog.With("request_type", string(ev.RequestType), "logical_id", ev.LogicalResourceID, "request_id", ev.RequestID)
 
-	data, err := h.run(ctx, ev, log)
+	res, err := h.run(ctx, ev, log)
+	id, data := res.PhysicalID, res.Data
+	if id == "" {
+		id = fallbackID(ev)
+	}
 	resp := Response{
 		Status:             "SUCCESS",
 		PhysicalResourceID: id,
@@ -120,9 +126,10 @@ func (h *Handler) Handle(ctx context.Context, ev cfn.Event) error {
 		reason := logging.Redact(err.Error())
 		resp.Reason = reason
 		if lc, ok := lambdacontext.FromContext(ctx); ok && lc != nil && lambdacontext.LogStreamName != "" {
-			resp.Reason += " (log stream: " + lambdacontext.LogStreamName + ")"
+			// Kept apart so that shortening a long Reason (Body) cannot cut it off.
+			resp.LogPointer = " (log stream: " + lambdacontext.LogStreamName + ")"
 		}
-		log.Error("request failed", "error", reason, "duration", time.Since(start).Round(time.Millisecond).String())
+		log.Error("request failed", "physical_id", id, "error", reason, "duration", time.Since(start).Round(time.Millisecond).String())
 	} else {
 		log.Info("request succeeded", "physical_id", id, "data", data, "duration", time.Since(start).Round(time.Millisecond).String())
 	}
@@ -137,16 +144,26 @@ func (h *Handler) Handle(ctx context.Context, ev cfn.Event) error {
 }
 
 // run executes the work under the deadline and turns panics into errors.
-func (h *Handler) run(ctx context.Context, ev cfn.Event, log *slog.Logger) (map[string]string, error) {
+func (h *Handler) run(ctx context.Context, ev cfn.Event, log *slog.Logger) (Result, error) {
 	p, perr := props.Parse(ev.ResourceProperties)
 	if perr != nil {
 		if ev.RequestType == cfn.RequestDelete {
 			// Nothing can have been created from properties that never
 			// validated; failing here would block the stack's deletion.
 			log.Warn("properties invalid on Delete; nothing to clean up", "error", perr.Error())
-			return nil, nil
+			return Result{}, nil
 		}
-		return nil, perr
+		return Result{}, perr
+	}
+	req := Request{Type: ev.RequestType, PhysicalID: ev.PhysicalResourceID, Props: p}
+	if ev.RequestType == cfn.RequestUpdate && ev.OldResourceProperties != nil {
+		// Old properties that no longer validate (written by another handler version) only
+		// mean that nothing is known about what the old resource wrote.
+		if old, err := props.Parse(ev.OldResourceProperties); err == nil {
+			req.OldProps = old
+		} else {
+			log.Warn("old properties invalid; treating the old resource as owning nothing", "error", err.Error())
+		}
 	}
 	log.Info("request", "src", p.SrcImage, "dest", p.DestImage, "arch", archs(p), "copy_image_index", p.CopyImageIndex,
 		"dest_tags", p.DestTags, "removal_policy", string(p.RemovalPolicy))
@@ -162,8 +179,8 @@ func (h *Handler) run(ctx context.Context, ev cfn.Event, log *slog.Logger) (map[
 	}
 
 	type result struct {
-		data map[string]string
-		err  error
+		res Result
+		err error
 	}
 	done := make(chan result, 1)
 	go func() {
@@ -173,8 +190,8 @@ func (h *Handler) run(ctx context.Context, ev cfn.Event, log *slog.Logger) (map[
 				done <- result{err: fmt.Errorf("internal error (panic: %v); this is a bug in cdk-ecr-deployment", r)}
 			}
 		}()
-		data, err := h.work(workCtx, string(ev.RequestType), p)
-		done <- result{data, err}
+		res, err := h.work(workCtx, req)
+		done <- result{res, err}
 	}()
 
 	var res result
@@ -197,7 +214,7 @@ func (h *Handler) run(ctx context.Context, ev cfn.Event, log *slog.Logger) (map[
 			res.err = fmt.Errorf("%v (stopped after %s, before the Lambda timeout)", res.err, budget.Round(time.Second))
 		}
 	}
-	return res.data, res.err
+	return res.res, res.err
 }
 
 func archs(p *props.Properties) []string {

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
-
-	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
 
 // recorder is a ResponseURL endpoint that records every PUT.
@@ -76,15 +74,16 @@ func event(url string, rt cfn.RequestType) cfn.Event {
 func TestSuccessResponse(t *testing.T) {
 	rec := newRecorder(t)
 	var gotType string
-	h := New(func(ctx context.Context, rt string, p *props.Properties) (map[string]string, error) {
-		gotType = rt
-		return map[string]string{"ImageDigest": "sha256:abc", "ImageUri": "r.example.com/app@sha256:abc"}, nil
+	h := New(func(ctx context.Context, req Request) (Result, error) {
+		gotType = string(req.Type)
+		return Result{PhysicalID: "r.example.com/app:v1@sha256:abc",
+			Data: map[string]string{"ImageDigest": "sha256:abc", "ImageUri": "r.example.com/app@sha256:abc"}}, nil
 	})
 	if err := h.Handle(context.Background(), event(rec.srv.URL, cfn.RequestCreate)); err != nil {
 		t.Fatal(err)
 	}
 	put := rec.only(t)
-	want := Response{Status: "SUCCESS", PhysicalResourceID: "r.example.com/app:v1", StackID: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1",
+	want := Response{Status: "SUCCESS", PhysicalResourceID: "r.example.com/app:v1@sha256:abc", StackID: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1",
 		RequestID: "req-1", LogicalResourceID: "Deploy", Data: map[string]string{"ImageDigest": "sha256:abc", "ImageUri": "r.example.com/app@sha256:abc"}}
 	if put.method != http.MethodPut {
 		t.Errorf("method %s", put.method)
@@ -104,8 +103,8 @@ func TestSuccessResponse(t *testing.T) {
 
 func TestErrorResponse(t *testing.T) {
 	rec := newRecorder(t)
-	h := New(func(context.Context, string, *props.Properties) (map[string]string, error) {
-		return map[string]string{"ImageDigest": "x"}, errors.New("unauthorized pulling docker://nginx:1: check SrcCreds")
+	h := New(func(context.Context, Request) (Result, error) {
+		return Result{Data: map[string]string{"ImageDigest": "x"}}, errors.New("unauthorized pulling docker://nginx:1: check SrcCreds")
 	})
 	if err := h.Handle(context.Background(), event(rec.srv.URL, cfn.RequestCreate)); err != nil {
 		t.Fatal(err)
@@ -121,10 +120,10 @@ func TestErrorResponse(t *testing.T) {
 
 func TestPanicGivesFailed(t *testing.T) {
 	rec := newRecorder(t)
-	h := New(func(context.Context, string, *props.Properties) (map[string]string, error) {
+	h := New(func(context.Context, Request) (Result, error) {
 		var m map[string]int
 		m["boom"]++ // nil map write
-		return nil, nil
+		return Result{}, nil
 	})
 	if err := h.Handle(context.Background(), event(rec.srv.URL, cfn.RequestUpdate)); err != nil {
 		t.Fatal(err)
@@ -139,9 +138,9 @@ func TestInvalidPropertiesFailCreateButNotDelete(t *testing.T) {
 	for _, rt := range []cfn.RequestType{cfn.RequestCreate, cfn.RequestDelete} {
 		rec := newRecorder(t)
 		called := false
-		h := New(func(context.Context, string, *props.Properties) (map[string]string, error) {
+		h := New(func(context.Context, Request) (Result, error) {
 			called = true
-			return nil, nil
+			return Result{}, nil
 		})
 		ev := event(rec.srv.URL, rt)
 		ev.ResourceProperties = map[string]any{"SrcImage": "docker://a", "Typo": "x"}
@@ -175,7 +174,7 @@ func TestInvalidPropertiesFailCreateButNotDelete(t *testing.T) {
 func TestResponseRetriedOn5xx(t *testing.T) {
 	rec := newRecorder(t)
 	rec.fails = 2
-	h := New(func(context.Context, string, *props.Properties) (map[string]string, error) { return nil, nil })
+	h := New(func(context.Context, Request) (Result, error) { return Result{}, nil })
 	if err := h.Handle(context.Background(), event(rec.srv.URL, cfn.RequestCreate)); err != nil {
 		t.Fatal(err)
 	}
@@ -187,8 +186,8 @@ func TestResponseRetriedOn5xx(t *testing.T) {
 func TestLongReasonIsTruncated(t *testing.T) {
 	rec := newRecorder(t)
 	long := strings.Repeat("é\"<", 5000)
-	h := New(func(context.Context, string, *props.Properties) (map[string]string, error) {
-		return nil, errors.New(long)
+	h := New(func(context.Context, Request) (Result, error) {
+		return Result{}, errors.New(long)
 	})
 	if err := h.Handle(context.Background(), event(rec.srv.URL, cfn.RequestCreate)); err != nil {
 		t.Fatal(err)
@@ -205,10 +204,10 @@ func TestLongReasonIsTruncated(t *testing.T) {
 func TestWorkDeadline(t *testing.T) {
 	rec := newRecorder(t)
 	var sawDeadline time.Time
-	h := New(func(ctx context.Context, _ string, _ *props.Properties) (map[string]string, error) {
+	h := New(func(ctx context.Context, _ Request) (Result, error) {
 		sawDeadline, _ = ctx.Deadline()
 		<-ctx.Done() // a stalled copy that does honour its context
-		return nil, ctx.Err()
+		return Result{}, ctx.Err()
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -229,9 +228,9 @@ func TestStuckWorkStillAnswers(t *testing.T) {
 	rec := newRecorder(t)
 	block := make(chan struct{})
 	defer close(block)
-	h := New(func(context.Context, string, *props.Properties) (map[string]string, error) {
+	h := New(func(context.Context, Request) (Result, error) {
 		<-block // ignores its context entirely
-		return nil, nil
+		return Result{}, nil
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -259,7 +258,10 @@ func TestMargin(t *testing.T) {
 	}
 }
 
-func TestPhysicalID(t *testing.T) {
+// A work that gives no id (invalid properties, a timeout, a panic) gets the id the resource
+// had, or for a Create the destination without any digest: such an id owns nothing, so the
+// rollback Delete after a failed Create removes nothing.
+func TestFallbackID(t *testing.T) {
 	dest := func(d string) map[string]any { return map[string]any{"DestImage": d} }
 	cases := []struct {
 		name string
@@ -267,20 +269,21 @@ func TestPhysicalID(t *testing.T) {
 		want string
 	}{
 		{"create", cfn.Event{RequestType: cfn.RequestCreate, ResourceProperties: dest("docker://r.io/a:1")}, "r.io/a:1"},
-		{"update same dest keeps old id", cfn.Event{RequestType: cfn.RequestUpdate, PhysicalResourceID: "2024/01/01/[$LATEST]abc",
-			ResourceProperties: dest("docker://r.io/a:1"), OldResourceProperties: dest("docker://r.io/a:1")}, "2024/01/01/[$LATEST]abc"},
-		{"update new dest", cfn.Event{RequestType: cfn.RequestUpdate, PhysicalResourceID: "r.io/a:1",
-			ResourceProperties: dest("docker://r.io/a:2"), OldResourceProperties: dest("docker://r.io/a:1")}, "r.io/a:2"},
+		{"create, host case and white space", cfn.Event{RequestType: cfn.RequestCreate, ResourceProperties: dest(" docker://R.IO/a:1 ")}, "r.io/a:1"},
+		{"create by digest lends no digest", cfn.Event{RequestType: cfn.RequestCreate,
+			ResourceProperties: dest("docker://r.io/a@sha256:" + strings.Repeat("a", 64))}, "r.io/a"},
+		{"update keeps the old id", cfn.Event{RequestType: cfn.RequestUpdate, PhysicalResourceID: "2024/01/01/[$LATEST]abc",
+			ResourceProperties: dest("docker://r.io/a:2")}, "2024/01/01/[$LATEST]abc"},
 		{"delete echoes", cfn.Event{RequestType: cfn.RequestDelete, PhysicalResourceID: "whatever", ResourceProperties: dest("docker://r.io/a:1")}, "whatever"},
 	}
 	for _, tc := range cases {
-		if got := PhysicalID(tc.ev); got != tc.want {
+		if got := fallbackID(tc.ev); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
-	a := PhysicalID(cfn.Event{RequestType: cfn.RequestCreate, StackID: "s", LogicalResourceID: "L"})
-	b := PhysicalID(cfn.Event{RequestType: cfn.RequestCreate, StackID: "s", LogicalResourceID: "L"})
-	if a != b || a == "" {
+	a := fallbackID(cfn.Event{RequestType: cfn.RequestCreate, StackID: "s", LogicalResourceID: "L"})
+	b := fallbackID(cfn.Event{RequestType: cfn.RequestCreate, StackID: "s", LogicalResourceID: "L"})
+	if a != b || !strings.HasPrefix(a, "ecr-deployment-") {
 		t.Errorf("fallback not deterministic: %q %q", a, b)
 	}
 }

@@ -53,27 +53,51 @@ func ParseLevel(s string) (slog.Level, bool) {
 }
 
 var (
-	// scheme://user:pass@host -> scheme://REDACTED@host
-	userinfoRe = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@`)
+	// scheme://user:pass@host -> scheme://REDACTED@host. The optional digest
+	// algorithm after the @ lets redactUserinfo recognise docker://nginx@sha256:...,
+	// a digest reference that has no userinfo in it.
+	userinfoRe = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@((?:sha256|sha384|sha512):)?`)
 	// Authorization: Bearer xyz, Basic xyz
 	authHeaderRe = regexp.MustCompile(`(?i)(authorization["']?\s*[:=]\s*["']?)(bearer|basic)?\s*[^\s"',]+`)
-	// Presigned URL signatures and session tokens in query strings.
-	sigQueryRe = regexp.MustCompile(`(?i)([?&](x-amz-signature|x-amz-credential|x-amz-security-token|signature|awsaccesskeyid|token|access_token|password)=)[^&\s"]+`)
+	// The query string (and fragment) of any scheme://... URL. Presigned blob
+	// URLs put their credentials there under names that differ per registry
+	// backend (S3: X-Amz-Signature, Azure blob SAS as used by GHCR's CDN: sig,
+	// GCS behind Google Artifact Registry: X-Goog-Signature/X-Goog-Credential),
+	// so no list of names is trusted: the whole query goes. The URL ends at
+	// white space, a quote or angle bracket; \" is allowed inside because
+	// Go's %q (url.Error) escapes a quote that way, and stopping there would
+	// leave the rest of the query behind.
+	urlQueryRe = regexp.MustCompile(`(?i)(\b[a-z][a-z0-9+.-]*://[^\s"'<>?#\\]*)[?#](?:[^\s"'<>\\]|\\.)+`)
+	// Signatures and tokens in query strings that are not part of a
+	// scheme://... URL (a host/path?query without scheme, a bare query).
+	sigQueryRe = regexp.MustCompile(`(?i)([?&](x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|sig|signature|awsaccesskeyid|token|access_token|password)=)[^&\s"]+`)
 )
 
 // Redact removes credentials that may appear inside a free-form message:
-// URL userinfo, Authorization header values and signed query parameters.
+// URL userinfo, Authorization header values, the query string of every
+// scheme://... URL and signed query parameters anywhere else.
 func Redact(s string) string {
-	s = userinfoRe.ReplaceAllString(s, "${1}REDACTED@")
+	s = redactUserinfo(s)
 	s = authHeaderRe.ReplaceAllString(s, "${1}REDACTED")
+	s = urlQueryRe.ReplaceAllString(s, "${1}?REDACTED")
 	s = sigQueryRe.ReplaceAllString(s, "${1}REDACTED")
 	return s
+}
+
+func redactUserinfo(s string) string {
+	return userinfoRe.ReplaceAllStringFunc(s, func(m string) string {
+		sub := userinfoRe.FindStringSubmatch(m)
+		if sub[2] != "" {
+			return m // name@digest, not user@host
+		}
+		return sub[1] + "REDACTED@"
+	})
 }
 
 // RedactURL drops userinfo and the whole query string of a URL-ish string;
 // used for values such as the CloudFormation ResponseURL that are secret in full.
 func RedactURL(s string) string {
-	s = userinfoRe.ReplaceAllString(s, "${1}REDACTED@")
+	s = redactUserinfo(s)
 	if i := strings.IndexByte(s, '?'); i >= 0 {
 		s = s[:i] + "?REDACTED"
 	}

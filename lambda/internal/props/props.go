@@ -58,10 +58,14 @@ func (p Platform) String() string {
 
 // Properties is the validated form of the custom resource's properties.
 type Properties struct {
-	SrcImage  string // transport:reference, e.g. docker://nginx:latest or s3://bucket/key
+	SrcImage  string // transport:reference, e.g. docker://nginx:latest or s3://bucket/key; never both a tag and a digest
 	DestImage string // always docker://...
 	SrcCreds  string
 	DestCreds string
+	// SrcTag is the tag given next to the digest in SrcImage (docker://name:tag@digest,
+	// as Renovate writes it). It is informative only: the digest is what is copied, and
+	// SrcImage holds name@digest.
+	SrcTag string
 	// ImageArch holds the requested architectures. Empty means "the default
 	// single architecture" (amd64, as upstream).
 	ImageArch      []Platform
@@ -79,7 +83,9 @@ var known = []string{
 }
 
 // ignored properties are sent by CloudFormation or CDK and carry no meaning here.
-var ignored = []string{"ServiceToken"}
+// ServiceTimeout (how long CloudFormation waits for the answer) is validated all the same,
+// so a typo in it fails like any other bad value.
+var ignored = []string{"ServiceToken", "ServiceTimeout"}
 
 // KnownArchitectures are the Go/OCI architecture names accepted in ImageArch
 // and ArchImageTags.
@@ -110,6 +116,9 @@ func Parse(raw map[string]any) (*Properties, error) {
 		return nil, fmt.Errorf("%w: unknown property %s; allowed: %s", errs.ErrInvalidProperty,
 			quoteAll(unknown), strings.Join(known, ", "))
 	}
+	if err := validateServiceTimeout(raw["ServiceTimeout"]); err != nil {
+		return nil, err
+	}
 
 	p := &Properties{Retry: DefaultRetry, RemovalPolicy: Retain}
 	var err error
@@ -128,6 +137,7 @@ func Parse(raw map[string]any) (*Properties, error) {
 	if err := validateSrc(p.SrcImage); err != nil {
 		return nil, err
 	}
+	p.SrcImage, p.SrcTag = dropTagBeforeDigest(p.SrcImage)
 	if err := validateDest(p.DestImage); err != nil {
 		return nil, err
 	}
@@ -161,13 +171,16 @@ func Parse(raw map[string]any) (*Properties, error) {
 	return p, nil
 }
 
-// DestinationID returns a stable identifier for the destination named in raw
-// properties, or "" when there is none. It is used as PhysicalResourceId, so it
-// must not depend on anything but the destination: docker://nginx and
-// docker://docker.io/library/nginx:latest give the same value.
+// DestinationID returns the normalized destination named in raw properties (see
+// NormalizedName), or "" when there is none: docker://nginx, docker://docker.io/library/nginx:latest
+// and " docker://Docker.IO/library/nginx " give the same value.
 func DestinationID(raw map[string]any) string {
 	s, ok := raw["DestImage"].(string)
-	if !ok || s == "" {
+	if !ok {
+		return ""
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
 		return ""
 	}
 	rest, ok := strings.CutPrefix(s, "docker://")
@@ -178,7 +191,25 @@ func DestinationID(raw map[string]any) string {
 	if err != nil {
 		return s
 	}
-	return reference.TagNameOnly(named).String()
+	return NormalizedName(named)
+}
+
+// NormalizedName is named with its registry host lowercased and the default tag added; a
+// digest replaces the tag. Registry host names are case-insensitive (DNS), and repository
+// paths are lowercase by the reference grammar, so two spellings of one destination give
+// one name.
+func NormalizedName(named reference.Named) string {
+	name := reference.TrimNamed(named).String()
+	if domain := reference.Domain(named); domain != "" {
+		name = strings.ToLower(domain) + strings.TrimPrefix(name, domain)
+	}
+	switch r := named.(type) {
+	case reference.Tagged:
+		return name + ":" + r.Tag()
+	case reference.Digested:
+		return name + "@" + r.Digest().String()
+	}
+	return name + ":latest"
 }
 
 func quoteAll(ss []string) string {
@@ -256,7 +287,77 @@ func validateDest(s string) error {
 	if !ok {
 		return invalid("DestImage", "%q must start with docker:// (only registries can be destinations)", s)
 	}
-	return validateDockerRef("DestImage", rest)
+	if err := validateDockerRef("DestImage", rest); err != nil {
+		return err
+	}
+	// A destination by digest is allowed (the copy is checked against it), but a tag next
+	// to it would be either ignored or written, and neither is what the digest promises.
+	if named, err := reference.ParseNormalizedNamed(rest); err == nil {
+		if _, tagged := named.(reference.Tagged); tagged {
+			if _, digested := named.(reference.Digested); digested {
+				return invalid("DestImage", "%q has both a tag and a digest; give a tag or a digest, not both", s)
+			}
+		}
+	}
+	return nil
+}
+
+// dropTagBeforeDigest turns docker://name:tag@digest into docker://name@digest and
+// returns the tag apart. containers/image's docker.ParseReference refuses references with
+// both, while Renovate writes them; the digest is the exact image, the tag a comment.
+// Anything else is returned unchanged.
+func dropTagBeforeDigest(s string) (image, tag string) {
+	rest, ok := strings.CutPrefix(s, "docker://")
+	if !ok {
+		return s, ""
+	}
+	named, err := reference.ParseNormalizedNamed(rest)
+	if err != nil {
+		return s, ""
+	}
+	tagged, isTagged := named.(reference.Tagged)
+	digested, isDigested := named.(reference.Digested)
+	if !isTagged || !isDigested {
+		return s, ""
+	}
+	// Cut the tag out of the text as written, so that the name keeps its spelling in
+	// messages (nginx stays nginx, not docker.io/library/nginx).
+	suffix := ":" + tagged.Tag() + "@" + digested.Digest().String()
+	if name, ok := strings.CutSuffix(rest, suffix); ok {
+		return "docker://" + name + "@" + digested.Digest().String(), tagged.Tag()
+	}
+	c, err := reference.WithDigest(reference.TrimNamed(named), digested.Digest())
+	if err != nil {
+		return s, ""
+	}
+	return "docker://" + reference.FamiliarString(c), tagged.Tag()
+}
+
+// validateServiceTimeout checks ServiceTimeout, which CloudFormation reads itself (seconds
+// it waits for the response, 1 to 3600) and passes on in ResourceProperties; CloudFormation
+// sends it as a string, direct invocations may send a number.
+func validateServiceTimeout(v any) error {
+	if v == nil {
+		return nil
+	}
+	var text string
+	switch t := v.(type) {
+	case string:
+		text = strings.TrimSpace(t)
+	case float64:
+		text = strconv.FormatFloat(t, 'f', -1, 64)
+	case json.Number:
+		text = t.String()
+	case int:
+		text = strconv.Itoa(t)
+	default:
+		return invalid("ServiceTimeout", "must be a whole number of seconds (string or number), got %s", typeName(v))
+	}
+	n, err := strconv.Atoi(text)
+	if err != nil || n < 1 || n > 3600 {
+		return invalid("ServiceTimeout", "must be a whole number of seconds from 1 to 3600, got %q", text)
+	}
+	return nil
 }
 
 func validateDockerRef(prop, s string) error {

@@ -1,0 +1,424 @@
+package copier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
+	ecrpublictypes "github.com/aws/aws-sdk-go-v2/service/ecrpublic/types"
+	digest "github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/manifest"
+	"golang.org/x/sync/errgroup"
+)
+
+// ECRAPI is the part of the ECR API used to remove tags.
+type ECRAPI interface {
+	BatchGetImage(ctx context.Context, in *ecr.BatchGetImageInput, opts ...func(*ecr.Options)) (*ecr.BatchGetImageOutput, error)
+	DescribeImages(ctx context.Context, in *ecr.DescribeImagesInput, opts ...func(*ecr.Options)) (*ecr.DescribeImagesOutput, error)
+	BatchDeleteImage(ctx context.Context, in *ecr.BatchDeleteImageInput, opts ...func(*ecr.Options)) (*ecr.BatchDeleteImageOutput, error)
+}
+
+// ECRPublicAPI is the part of the ECR Public API used to remove tags.
+type ECRPublicAPI interface {
+	DescribeImageTags(ctx context.Context, in *ecrpublic.DescribeImageTagsInput, opts ...func(*ecrpublic.Options)) (*ecrpublic.DescribeImageTagsOutput, error)
+	BatchDeleteImage(ctx context.Context, in *ecrpublic.BatchDeleteImageInput, opts ...func(*ecrpublic.Options)) (*ecrpublic.BatchDeleteImageOutput, error)
+}
+
+// ecrBatchLimit is the most image ids BatchGetImage and BatchDeleteImage take in one call
+// (ECR and ECR Public both refuse more).
+const ecrBatchLimit = 100
+
+// imageService is ECR or ECR Public, seen as what deleteECR needs.
+type imageService interface {
+	// tagDigests returns what each tag points at; missing tags are absent. found is false
+	// when the repository does not exist.
+	tagDigests(ctx context.Context, repo string, tags []string) (got map[string]digest.Digest, found bool, err error)
+	// manifest returns the bytes of d; ok is false when the service cannot say.
+	manifest(ctx context.Context, repo string, d digest.Digest) (b []byte, ok bool, err error)
+	// tagsOn returns every tag on d; ok is false when the service cannot say.
+	tagsOn(ctx context.Context, repo string, d digest.Digest) (tags []string, ok bool, err error)
+	untag(ctx context.Context, repo string, tags []string) error
+	deleteDigest(ctx context.Context, repo string, d digest.Digest) error
+	name() string
+}
+
+// deleteECR untags what o still owns.
+func deleteECR(ctx context.Context, svc imageService, o Owned) error {
+	repo := ecrRepositoryName(svc, o.Repo)
+	claimed := slices.Clone(o.Tags)
+	for _, a := range o.archList() {
+		claimed = append(claimed, o.ArchTags[a])
+	}
+	current, found, err := svc.tagDigests(ctx, repo, claimed)
+	if err != nil {
+		return fmt.Errorf("%s: reading the tags of %s: %w", svc.name(), repo, err)
+	}
+	if !found {
+		slog.Info("repository already gone", "repository", repo)
+		return nil
+	}
+	var untag []string
+	for _, t := range o.Tags {
+		if d, ok := current[t]; ok {
+			untag = appendOwned(untag, t, d, o.Digest)
+		}
+	}
+	if len(o.ArchTags) > 0 {
+		children, err := ecrChildren(ctx, svc, repo, o.Digest)
+		if err != nil {
+			return err
+		}
+		for _, a := range o.archList() {
+			t := o.ArchTags[a]
+			d, ok := current[t]
+			if !ok {
+				continue
+			}
+			want, known := children[a]
+			if !known {
+				slog.Info("keeping arch tag: its index is gone or unreadable, so it cannot be told apart from another image",
+					"tag", t, "arch", a, "index", o.Digest.String())
+				continue
+			}
+			untag = appendOwned(untag, t, d, want)
+		}
+	}
+	for chunk := range slices.Chunk(untag, ecrBatchLimit) {
+		if err := svc.untag(ctx, repo, chunk); err != nil {
+			return fmt.Errorf("%s: removing tags %v from %s: %w", svc.name(), chunk, repo, err)
+		}
+	}
+	if len(untag) > 0 {
+		slog.Info("untagged", "registry", svc.name(), "repository", repo, "tags", untag)
+	}
+	if o.Manifest {
+		tags, ok, err := svc.tagsOn(ctx, repo, o.Digest)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%s: reading %s@%s: %w", svc.name(), repo, o.Digest, err)
+		case !ok:
+			slog.Info("keeping the manifest: its tags cannot be listed", "repository", repo, "digest", o.Digest.String())
+		case len(tags) > 0:
+			slog.Info("keeping the manifest: other tags point at it", "repository", repo, "digest", o.Digest.String(), "tags", tags)
+		default:
+			if err := svc.deleteDigest(ctx, repo, o.Digest); err != nil {
+				return fmt.Errorf("%s: deleting %s@%s: %w", svc.name(), repo, o.Digest, err)
+			}
+			slog.Info("deleted", "repository", repo, "digest", o.Digest.String())
+		}
+	}
+	return nil
+}
+
+// appendOwned adds tag t (pointing at have) to list when it still points at want.
+func appendOwned(list []string, t string, have, want digest.Digest) []string {
+	if have != want {
+		slog.Info("keeping tag: it no longer points at what this resource wrote", "tag", t, "points_at", have.String(), "wrote", want.String())
+		return list
+	}
+	if slices.Contains(list, t) {
+		return list
+	}
+	return append(list, t)
+}
+
+// ecrChildren maps the architectures of index d to their manifests; empty when d is gone,
+// is not an index, or the service cannot return manifests.
+func ecrChildren(ctx context.Context, svc imageService, repo string, d digest.Digest) (map[string]digest.Digest, error) {
+	b, ok, err := svc.manifest(ctx, repo, d)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading %s@%s: %w", svc.name(), repo, d, err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	return childrenByArch(b)
+}
+
+// childrenByArch maps each linux architecture (and arch/variant) of an index to its
+// manifest; a single image gives an empty map.
+func childrenByArch(b []byte) (map[string]digest.Digest, error) {
+	mt := manifest.GuessMIMEType(b)
+	if !manifest.MIMETypeIsMultiImage(mt) {
+		return nil, nil
+	}
+	list, err := manifest.ListFromBlob(b, mt)
+	if err != nil {
+		return nil, fmt.Errorf("parsing an index: %w", err)
+	}
+	out := map[string]digest.Digest{}
+	for _, d := range list.Instances() {
+		inst, err := list.Instance(d)
+		if err != nil || inst.ReadOnly.Platform == nil || inst.ReadOnly.Platform.OS != "linux" {
+			continue
+		}
+		pl := inst.ReadOnly.Platform
+		if _, dup := out[pl.Architecture]; !dup {
+			out[pl.Architecture] = d
+		}
+		if pl.Variant != "" {
+			out[pl.Architecture+"/"+pl.Variant] = d
+		}
+	}
+	return out, nil
+}
+
+// ecrRepositoryName is the repository name the service's API takes.
+func ecrRepositoryName(svc imageService, named reference.Named) string {
+	path := reference.Path(named)
+	if _, public := svc.(publicECR); public {
+		// ECR Public: public.ecr.aws/<registry alias>/<repository>; the API names the
+		// repository without the alias (the registry is the caller's).
+		if _, rest, ok := strings.Cut(path, "/"); ok {
+			return rest
+		}
+	}
+	return path
+}
+
+// privateECR is ECR in one account and region.
+type privateECR struct {
+	api     ECRAPI
+	account string
+}
+
+func (privateECR) name() string { return "ECR" }
+
+// ecrManifestTypes are asked for explicitly: without acceptedMediaTypes ECR may answer an
+// index request with a failure instead of the manifest.
+var ecrManifestTypes = []string{manifest.DockerV2Schema2MediaType, manifest.DockerV2ListMediaType,
+	imgspecv1.MediaTypeImageManifest, imgspecv1.MediaTypeImageIndex}
+
+func (e privateECR) get(ctx context.Context, repo string, ids []ecrtypes.ImageIdentifier) (*ecr.BatchGetImageOutput, bool, error) {
+	out, err := e.api.BatchGetImage(ctx, &ecr.BatchGetImageInput{
+		RegistryId: aws.String(e.account), RepositoryName: aws.String(repo), ImageIds: ids, AcceptedMediaTypes: ecrManifestTypes,
+	})
+	if err != nil {
+		if _, ok := errors.AsType[*ecrtypes.RepositoryNotFoundException](err); ok {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	return out, true, nil
+}
+
+// tagDigests asks for one tag per BatchGetImage call: the tag that an answer carries is not
+// always the one asked for when an image has several (moto answers with another of the
+// image's tags), so a batched answer cannot be matched back to its tags.
+func (e privateECR) tagDigests(ctx context.Context, repo string, tags []string) (map[string]digest.Digest, bool, error) {
+	var (
+		mu      sync.Mutex
+		got     = map[string]digest.Digest{}
+		missing bool
+	)
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, t := range tags {
+		g.Go(func() error {
+			out, found, err := e.get(ctx, repo, []ecrtypes.ImageIdentifier{{ImageTag: aws.String(t)}})
+			if err != nil {
+				return fmt.Errorf("tag %s: %w", t, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !found {
+				missing = true
+				return nil
+			}
+			for _, img := range out.Images {
+				if img.ImageId == nil {
+					continue
+				}
+				d, err := digest.Parse(aws.ToString(img.ImageId.ImageDigest))
+				if err != nil {
+					return fmt.Errorf("tag %s: %w", t, err)
+				}
+				got[t] = d
+			}
+			return unexpectedFailure(out.Failures)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, true, err
+	}
+	return got, !missing, nil
+}
+
+func (e privateECR) manifest(ctx context.Context, repo string, d digest.Digest) ([]byte, bool, error) {
+	out, found, err := e.get(ctx, repo, []ecrtypes.ImageIdentifier{{ImageDigest: aws.String(d.String())}})
+	if err != nil || !found {
+		return nil, false, err
+	}
+	for _, img := range out.Images {
+		if m := aws.ToString(img.ImageManifest); m != "" {
+			if ok, _ := manifest.MatchesDigest([]byte(m), d); ok {
+				return []byte(m), true, nil
+			}
+		}
+	}
+	return nil, false, unexpectedFailure(out.Failures)
+}
+
+func (e privateECR) tagsOn(ctx context.Context, repo string, d digest.Digest) ([]string, bool, error) {
+	out, err := e.api.DescribeImages(ctx, &ecr.DescribeImagesInput{
+		RegistryId: aws.String(e.account), RepositoryName: aws.String(repo),
+		ImageIds: []ecrtypes.ImageIdentifier{{ImageDigest: aws.String(d.String())}},
+	})
+	if err != nil {
+		if _, ok := errors.AsType[*ecrtypes.ImageNotFoundException](err); ok {
+			return nil, true, nil
+		}
+		if _, ok := errors.AsType[*ecrtypes.RepositoryNotFoundException](err); ok {
+			return nil, true, nil
+		}
+		return nil, false, err
+	}
+	var tags []string
+	for _, img := range out.ImageDetails {
+		tags = append(tags, img.ImageTags...)
+	}
+	return tags, true, nil
+}
+
+func (e privateECR) untag(ctx context.Context, repo string, tags []string) error {
+	ids := make([]ecrtypes.ImageIdentifier, len(tags))
+	for i, t := range tags {
+		ids[i] = ecrtypes.ImageIdentifier{ImageTag: aws.String(t)}
+	}
+	return e.batchDelete(ctx, repo, ids)
+}
+
+func (e privateECR) deleteDigest(ctx context.Context, repo string, d digest.Digest) error {
+	return e.batchDelete(ctx, repo, []ecrtypes.ImageIdentifier{{ImageDigest: aws.String(d.String())}})
+}
+
+func (e privateECR) batchDelete(ctx context.Context, repo string, ids []ecrtypes.ImageIdentifier) error {
+	out, err := e.api.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{
+		RegistryId: aws.String(e.account), RepositoryName: aws.String(repo), ImageIds: ids,
+	})
+	if err != nil {
+		if _, ok := errors.AsType[*ecrtypes.RepositoryNotFoundException](err); ok {
+			return nil
+		}
+		return err
+	}
+	return unexpectedFailure(out.Failures)
+}
+
+// unexpectedFailure turns ECR's per-image failures into an error, except those that mean
+// the image is already gone.
+func unexpectedFailure(fs []ecrtypes.ImageFailure) error {
+	for _, f := range fs {
+		switch f.FailureCode {
+		case ecrtypes.ImageFailureCodeImageNotFound, ecrtypes.ImageFailureCodeImageTagDoesNotMatchDigest:
+			continue
+		}
+		return fmt.Errorf("%s: %s", f.FailureCode, aws.ToString(f.FailureReason))
+	}
+	return nil
+}
+
+// publicECR is the caller's ECR Public registry. Its API has no BatchGetImage, so arch tags,
+// which can only be verified through their index, are kept.
+type publicECR struct{ api ECRPublicAPI }
+
+func (publicECR) name() string { return "ECR Public" }
+
+// describeTags lists every tag of repo with its digest.
+func (e publicECR) describeTags(ctx context.Context, repo string) (map[string]digest.Digest, bool, error) {
+	got := map[string]digest.Digest{}
+	p := ecrpublic.NewDescribeImageTagsPaginator(e.api, &ecrpublic.DescribeImageTagsInput{RepositoryName: aws.String(repo)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			if _, ok := errors.AsType[*ecrpublictypes.RepositoryNotFoundException](err); ok {
+				return nil, false, nil
+			}
+			return nil, false, err
+		}
+		for _, td := range out.ImageTagDetails {
+			if td.ImageDetail == nil {
+				continue
+			}
+			d, err := digest.Parse(aws.ToString(td.ImageDetail.ImageDigest))
+			if err != nil {
+				return nil, true, fmt.Errorf("tag %s: %w", aws.ToString(td.ImageTag), err)
+			}
+			got[aws.ToString(td.ImageTag)] = d
+		}
+	}
+	return got, true, nil
+}
+
+func (e publicECR) tagDigests(ctx context.Context, repo string, tags []string) (map[string]digest.Digest, bool, error) {
+	all, found, err := e.describeTags(ctx, repo)
+	if err != nil || !found {
+		return nil, found, err
+	}
+	got := map[string]digest.Digest{}
+	for _, t := range tags {
+		if d, ok := all[t]; ok {
+			got[t] = d
+		}
+	}
+	return got, true, nil
+}
+
+func (publicECR) manifest(context.Context, string, digest.Digest) ([]byte, bool, error) {
+	return nil, false, nil
+}
+
+func (e publicECR) tagsOn(ctx context.Context, repo string, d digest.Digest) ([]string, bool, error) {
+	all, _, err := e.describeTags(ctx, repo)
+	if err != nil {
+		return nil, false, err
+	}
+	var tags []string
+	for t, td := range all {
+		if td == d {
+			tags = append(tags, t)
+		}
+	}
+	slices.Sort(tags)
+	return tags, true, nil
+}
+
+func (e publicECR) untag(ctx context.Context, repo string, tags []string) error {
+	ids := make([]ecrpublictypes.ImageIdentifier, len(tags))
+	for i, t := range tags {
+		ids[i] = ecrpublictypes.ImageIdentifier{ImageTag: aws.String(t)}
+	}
+	return e.batchDelete(ctx, repo, ids)
+}
+
+func (e publicECR) deleteDigest(ctx context.Context, repo string, d digest.Digest) error {
+	return e.batchDelete(ctx, repo, []ecrpublictypes.ImageIdentifier{{ImageDigest: aws.String(d.String())}})
+}
+
+func (e publicECR) batchDelete(ctx context.Context, repo string, ids []ecrpublictypes.ImageIdentifier) error {
+	out, err := e.api.BatchDeleteImage(ctx, &ecrpublic.BatchDeleteImageInput{RepositoryName: aws.String(repo), ImageIds: ids})
+	if err != nil {
+		if _, ok := errors.AsType[*ecrpublictypes.RepositoryNotFoundException](err); ok {
+			return nil
+		}
+		return err
+	}
+	for _, f := range out.Failures {
+		switch f.FailureCode {
+		case ecrpublictypes.ImageFailureCodeImageNotFound, ecrpublictypes.ImageFailureCodeImageTagDoesNotMatchDigest:
+			continue
+		}
+		return fmt.Errorf("%s: %s", f.FailureCode, aws.ToString(f.FailureReason))
+	}
+	return nil
+}
