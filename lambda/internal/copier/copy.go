@@ -1,21 +1,27 @@
 package copier
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/pkg/blobinfocache/none"
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
 
+	"github.com/cdk-ecr-deployment/handler/internal/crash"
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
 	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
@@ -89,12 +95,14 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 	}
 	destDone := make(chan destResult, 1)
 	go func() {
-		have, err := c.destState(ctx, destRef, destSys)
-		destDone <- destResult{have, err}
+		var r destResult
+		defer func() { destDone <- r }()
+		defer crash.Recover(&r.err, "reading the destination")
+		r.have, r.err = c.destState(ctx, destRef, destSys)
 	}()
 
 	var p plan
-	err = withRetry(ctx, job.Retry, "reading the source manifest", func(ctx context.Context) error {
+	err = withRetry(ctx, job.Retry, "reading the source manifest", stallGuard(hostsOf(srcRef), func(ctx context.Context) error {
 		var err error
 		p, err = c.planCopy(ctx, srcRef, srcSys, job)
 		if err != nil && isUnauthorized(err) && job.SrcAuth == nil && job.SrcAuthFallback != nil {
@@ -110,7 +118,7 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 			p, err = c.planCopy(ctx, srcRef, srcSys, job)
 		}
 		return err
-	})
+	}))
 	if err != nil {
 		return Result{}, describe(err, "reading", display(srcRef), "SrcCreds")
 	}
@@ -123,20 +131,24 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 	have := dest.have
 
 	res := Result{}
+	led := &ledger{} // undo.go
 	if d, ok := p.satisfiedBy(have, isRegistry(srcRef)); ok {
 		slog.Info("destination already holds the image; nothing copied", "dest", display(destRef), "digest", d.String())
 		res.Digest, res.Skipped = d.String(), true
 	} else {
+		if t, ok := destNamed.(reference.Tagged); ok {
+			led.note(t.Tag(), have)
+		}
 		d, err := c.copyImage(ctx, srcRef, destRef, srcSys, destSys, job, p)
 		if err != nil {
-			return Result{}, err
+			return Result{}, c.undo(ctx, destNamed, destSys, led, job.Remove, err)
 		}
 		res.Digest = d.String()
 	}
 	res.URI = pinned(destNamed, digest.Digest(res.Digest))
 
-	if err := c.putTags(ctx, destNamed, destSys, job, p, digest.Digest(res.Digest)); err != nil {
-		return Result{}, err
+	if err := c.putTags(ctx, destNamed, destSys, job, p, digest.Digest(res.Digest), led); err != nil {
+		return Result{}, c.undo(ctx, destNamed, destSys, led, job.Remove, err)
 	}
 	slog.Info("copy finished", "src", display(srcRef), "dest", display(destRef), "digest", res.Digest,
 		"skipped", res.Skipped, "duration", time.Since(start).Round(time.Millisecond).String())
@@ -150,13 +162,17 @@ func (c *Copier) planCopy(ctx context.Context, srcRef types.ImageReference, srcS
 	if err != nil {
 		return plan{}, err
 	}
+	src = watchSource(ctx, src, srcRef) // stall.go
 	mb, mt, err := src.GetManifest(ctx, nil)
 	if err == nil && mt == "" {
 		mt = manifest.GuessMIMEType(mb)
 	}
+	if err == nil {
+		err = checkPinned(srcRef, mb)
+	}
 	var p plan
 	if err == nil {
-		p, err = c.planFor(srcRef, srcSys, job, mb, mt)
+		p, err = c.planFor(ctx, src, srcRef, srcSys, job, mb, mt)
 	}
 	if err != nil {
 		_ = src.Close()
@@ -167,7 +183,7 @@ func (c *Copier) planCopy(ctx context.Context, srcRef types.ImageReference, srcS
 }
 
 // planFor decides what the destination must hold, given the source's top manifest.
-func (c *Copier) planFor(srcRef types.ImageReference, srcSys *types.SystemContext, job Job, mb []byte, mt string) (plan, error) {
+func (c *Copier) planFor(ctx context.Context, src types.ImageSource, srcRef types.ImageReference, srcSys *types.SystemContext, job Job, mb []byte, mt string) (plan, error) {
 	top, err := manifest.Digest(mb)
 	if err != nil {
 		return plan{}, err
@@ -176,6 +192,12 @@ func (c *Copier) planFor(srcRef types.ImageReference, srcSys *types.SystemContex
 		m, err := manifest.FromBlob(mb, mt)
 		if err != nil {
 			return plan{}, fmt.Errorf("parsing the manifest of %s: %w", display(srcRef), err)
+		}
+		if len(job.Platforms) > 0 {
+			// ImageArch was given: a single image must be of that platform (its config says).
+			if err := checkSinglePlatform(ctx, src, srcRef, m.ConfigInfo(), job.Platforms); err != nil {
+				return plan{}, err
+			}
 		}
 		return plan{mode: modeSingle, want: top, wantConfig: m.ConfigInfo().Digest}, nil
 	}
@@ -216,6 +238,53 @@ func (c *Copier) planFor(srcRef types.ImageReference, srcSys *types.SystemContex
 		}
 		return plan{mode: modeSingle, want: d, platform: props.Platform{Arch: srcSys.ArchitectureChoice, Variant: srcSys.VariantChoice}}, nil
 	}
+}
+
+// maxConfigSize bounds the config blob read to check a single image's platform.
+const maxConfigSize = 4 << 20
+
+// checkSinglePlatform fails with errs.ErrNoSuchPlatform when a single image (not an index)
+// is of another platform than every one ImageArch asks for. A config that names no
+// architecture (an artifact) is not refused.
+func checkSinglePlatform(ctx context.Context, src types.ImageSource, srcRef types.ImageReference, cfg types.BlobInfo, want []props.Platform) error {
+	if cfg.Digest == "" {
+		return nil
+	}
+	rc, _, err := src.GetBlob(ctx, cfg, none.NoCache)
+	if err != nil {
+		return fmt.Errorf("reading the config of %s: %w", display(srcRef), err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxConfigSize+1))
+	if err != nil {
+		return fmt.Errorf("reading the config of %s: %w", display(srcRef), err)
+	}
+	if len(b) > maxConfigSize {
+		return fmt.Errorf("the config of %s is larger than %d bytes", display(srcRef), maxConfigSize)
+	}
+	var pl imgspecv1.Platform
+	if err := json.Unmarshal(b, &pl); err != nil {
+		return fmt.Errorf("parsing the config of %s: %w", display(srcRef), err)
+	}
+	if pl.Architecture == "" {
+		return nil
+	}
+	// Configs often leave the variant out (arm64 images say no v8): only a stated one can differ.
+	w := want[0]
+	if len(want) == 1 && (pl.OS == "" || pl.OS == "linux") && pl.Architecture == w.Arch &&
+		(w.Variant == "" || pl.Variant == "" || pl.Variant == w.Variant) {
+		return nil
+	}
+	asked := make([]string, len(want))
+	for i, w := range want {
+		asked[i] = w.String()
+	}
+	has := cmp.Or(pl.OS, "linux") + "/" + pl.Architecture
+	if pl.Variant != "" {
+		has += "/" + pl.Variant
+	}
+	return fmt.Errorf("%w: %s is a single %s image, not an index; ImageArch asks for %s",
+		errs.ErrNoSuchPlatform, display(srcRef), has, strings.Join(asked, ", "))
 }
 
 func platformName(sys *types.SystemContext) string {
@@ -274,11 +343,11 @@ type destManifest struct {
 
 func (c *Copier) destState(ctx context.Context, ref types.ImageReference, sys *types.SystemContext) (destManifest, error) {
 	var have destManifest
-	err := withRetry(ctx, props.Retry{NumAttempts: 2, BaseDelay: time.Second, MaxDelay: time.Second}, "reading the destination", func(ctx context.Context) error {
+	err := withRetry(ctx, props.Retry{NumAttempts: 2, BaseDelay: time.Second, MaxDelay: time.Second}, "reading the destination", stallGuard(hostsOf(ref), func(ctx context.Context) error {
 		var err error
 		have, err = readManifest(ctx, ref, sys, nil)
 		return err
-	})
+	}))
 	return have, err
 }
 
@@ -381,7 +450,7 @@ func (c *Copier) copyImage(ctx context.Context, srcRef, destRef types.ImageRefer
 		direct directOutcome
 		done   digest.Digest
 	)
-	err = withRetry(ctx, job.Retry, "copying "+display(srcRef), func(ctx context.Context) error {
+	err = withRetry(ctx, job.Retry, "copying "+display(srcRef), stallGuard(hostsOf(srcRef, destRef), func(ctx context.Context) error {
 		// Registry to registry, byte for byte: see direct.go. A retry after a partial
 		// copy finds the blobs already there.
 		if direct != directChildrenCopied {
@@ -398,13 +467,13 @@ func (c *Copier) copyImage(ctx context.Context, srcRef, destRef types.ImageRefer
 				opts.OptimizeDestinationImageAlreadyExists = true
 			}
 		}
-		prog := startProgress(c.opts.ProgressEvery)
-		opts.Progress, opts.ProgressInterval = prog.ch, time.Second
+		prog := startProgress(c.opts.ProgressEvery, stallWatchOf(ctx).touch)
+		opts.Progress, opts.ProgressInterval, opts.ReportWriter = prog.ch, time.Second, stallReport(ctx)
 		var err error
 		out, err = copy.Image(ctx, pc, destRef, srcRef, opts)
 		prog.stop()
 		return err
-	})
+	}))
 	if err != nil {
 		return "", describe(err, "copying", display(srcRef)+" to "+display(destRef), "")
 	}
@@ -469,7 +538,7 @@ type tagged struct {
 // putTags points ArchImageTags and DestTags at their manifests. Tags
 // already pointing there are left alone, so repositories with immutable
 // tags do not fail on re-runs.
-func (c *Copier) putTags(ctx context.Context, destNamed reference.Named, sys *types.SystemContext, job Job, p plan, top digest.Digest) error {
+func (c *Copier) putTags(ctx context.Context, destNamed reference.Named, sys *types.SystemContext, job Job, p plan, top digest.Digest, led *ledger) error {
 	if len(job.ArchTags) == 0 && len(job.DestTags) == 0 {
 		return nil
 	}
@@ -511,9 +580,9 @@ func (c *Copier) putTags(ctx context.Context, destNamed reference.Named, sys *ty
 		todo = append(todo, tagged{tag: t, digest: top, why: "DestTags"})
 	}
 	for _, t := range todo {
-		if err := withRetry(ctx, job.Retry, "tagging "+t.tag, func(ctx context.Context) error {
-			return c.putTag(ctx, destNamed, sys, t)
-		}); err != nil {
+		if err := withRetry(ctx, job.Retry, "tagging "+t.tag, stallGuard(reference.Domain(destNamed), func(ctx context.Context) error {
+			return c.putTag(ctx, destNamed, sys, t, led)
+		})); err != nil {
 			return describe(err, "tagging", "docker://"+reference.TrimNamed(destNamed).String()+":"+t.tag, "DestCreds")
 		}
 	}
@@ -534,7 +603,7 @@ func childFor(list manifest.List, pl props.Platform) (digest.Digest, bool) {
 	return "", false
 }
 
-func (c *Copier) putTag(ctx context.Context, destNamed reference.Named, sys *types.SystemContext, t tagged) error {
+func (c *Copier) putTag(ctx context.Context, destNamed reference.Named, sys *types.SystemContext, t tagged, led *ledger) error {
 	tagRef, err := withTag(destNamed, t.tag)
 	if err != nil {
 		return err
@@ -560,15 +629,8 @@ func (c *Copier) putTag(ctx context.Context, destNamed reference.Named, sys *typ
 	if !m.found {
 		return fmt.Errorf("%w: %s is not in the destination", errs.ErrNotFound, pinned(destNamed, t.digest))
 	}
-	dest, err := tagRef.NewImageDestination(ctx, sys)
-	if err != nil {
-		return err
-	}
-	defer dest.Close()
-	if err := dest.PutManifest(ctx, m.bytes, nil); err != nil {
-		return err
-	}
-	if err := dest.Commit(ctx, nil); err != nil {
+	led.note(t.tag, cur)
+	if err := putManifestBytes(ctx, tagRef, sys, m.bytes); err != nil {
 		return err
 	}
 	slog.Info("tagged", "tag", t.tag, "digest", t.digest.String(), "for", t.why)

@@ -8,6 +8,7 @@
 package copier
 
 import (
+	"context"
 	"crypto/tls"
 	"time"
 
@@ -36,6 +37,9 @@ type Job struct {
 	ArchTags  map[string]string
 	DestTags  []string
 	Retry     props.Retry
+	// Remove deletes tags that a failed copy wrote where there were none before (see
+	// undo.go); it is Delete with the destination's clients. Nil leaves them.
+	Remove func(ctx context.Context, o Owned) error
 }
 
 // Result is what the copy produced.

@@ -95,6 +95,14 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 		Platforms: p.ImageArch, AllImages: p.CopyImageIndex,
 		ArchTags: p.ArchImageTags, DestTags: p.DestTags, Retry: p.Retry,
 	}
+	job.Remove = func(ctx context.Context, o copier.Owned) error {
+		return d.Copier.Delete(ctx, copier.DeleteJob{
+			Owned:     o,
+			DestAuth:  func(context.Context) (*auth.Credentials, error) { return destAuth, nil },
+			ECR:       d.ECR,
+			ECRPublic: d.ECRPublic,
+		})
+	}
 	if srcAuth == nil && strings.EqualFold(srcHost, auth.PublicECRHost) {
 		job.SrcAuthFallback = func() (*auth.Credentials, error) { return d.Auth.ECRPublicToken(ctx) }
 	}
