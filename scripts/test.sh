@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is needed, builds everything, runs every suite
-# (jest, go, end-to-end, integ snapshots, Python) and prints `N passed, N failed`.
+# (jest, go, end-to-end, integ snapshots, Python), then the demo (scripts/demo.sh), and prints
+# `N passed, N failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -43,6 +44,9 @@ step integ-snapshots npx projen integ:verify
 if [ -d test/python ]; then
   step python .venv/bin/python -m pytest -q test/python --junitxml="$REPORTS/pytest.xml"
 fi
+
+# The README's first command (scripts/demo.sh), counted like any step: a failing demo fails the run.
+step demo bash scripts/demo.sh
 
 echo "=== summary"
 node scripts/summarize.js "$REPORTS" "$STEPS"
