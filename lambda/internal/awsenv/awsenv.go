@@ -9,12 +9,26 @@ package awsenv
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
+
+// IdleTimeout is how long an AWS request may go without receiving anything: the wait for
+// the response headers (ResponseHeaderTimeout) and every wait for body bytes (the SDK's
+// read timeout, which restarts with each byte, so a slow but live transfer never trips
+// it). It is the handler's one stall threshold, copier.StallTimeout; stall.go says why 40s.
+// A timed-out request is retried by the SDK (3 attempts) and then by the copier.
+const IdleTimeout = 40 * time.Second
 
 // Load returns the configuration for region ("" = the default region).
 func Load(ctx context.Context, region string) (aws.Config, error) {
@@ -22,6 +36,11 @@ func Load(ctx context.Context, region string) (aws.Config, error) {
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))
 	}
+	// A *BuildableClient, so that AWS_CA_BUNDLE still applies; proxies and SSL_CERT_FILE as before.
+	client := awshttp.NewBuildableClient().WithReadTimeout(IdleTimeout).WithTransportOptions(func(t *http.Transport) {
+		t.ResponseHeaderTimeout = IdleTimeout
+	})
+	opts = append(opts, config.WithHTTPClient(client), config.WithAPIOptions([]func(*middleware.Stack) error{addActivity}))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return cfg, fmt.Errorf("loading AWS configuration: %w", err)
@@ -52,3 +71,73 @@ func ECR(ctx context.Context, region string) (*ecr.Client, error) {
 	}
 	return ecr.NewFromConfig(cfg), nil
 }
+
+// PublicECRRegion is the only region of the ECR Public API.
+const PublicECRRegion = "us-east-1"
+
+// ECRPublic returns an ECR Public client.
+func ECRPublic(ctx context.Context) (*ecrpublic.Client, error) {
+	cfg, err := Load(ctx, PublicECRRegion)
+	if err != nil {
+		return nil, err
+	}
+	return ecrpublic.NewFromConfig(cfg), nil
+}
+
+// Activity is told about the AWS requests made with a context that carries it (WithActivity):
+// the copier's stall watchdog uses it to see S3 reads as progress and to name a stalled host.
+type Activity interface {
+	// Waiting is called when a request to host is sent and when a read of its response body
+	// starts; the function it returns is called when that wait ends, with got true when
+	// something arrived (response headers, body bytes, the end of the body).
+	Waiting(host string) (done func(got bool))
+}
+
+type activityKey struct{}
+
+// WithActivity returns ctx carrying a: requests made with it report to a.
+func WithActivity(ctx context.Context, a Activity) context.Context {
+	return context.WithValue(ctx, activityKey{}, a)
+}
+
+// addActivity reports each request attempt (it sits next to the transport, below the SDK's
+// retries) and each read of its response body to the Activity in the request's context.
+func addActivity(stack *middleware.Stack) error {
+	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("CDKECRDeploymentActivity",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			a, _ := ctx.Value(activityKey{}).(Activity)
+			if a == nil {
+				return next.HandleDeserialize(ctx, in)
+			}
+			host := ""
+			if req, ok := in.Request.(*smithyhttp.Request); ok && req.URL != nil {
+				host = req.URL.Host
+			}
+			done := a.Waiting(host)
+			out, md, err := next.HandleDeserialize(ctx, in)
+			resp, ok := out.RawResponse.(*smithyhttp.Response)
+			got := ok && resp != nil && resp.Response != nil
+			done(got)
+			if got && resp.Body != nil {
+				resp.Body = &activityBody{rc: resp.Body, a: a, host: host}
+			}
+			return out, md, err
+		}), middleware.After)
+}
+
+// activityBody reports each read of a response body. It adds no goroutine and no timer:
+// the read timeout itself is the connection's (WithReadTimeout).
+type activityBody struct {
+	rc   io.ReadCloser
+	a    Activity
+	host string
+}
+
+func (b *activityBody) Read(p []byte) (int, error) {
+	done := b.a.Waiting(b.host)
+	n, err := b.rc.Read(p)
+	done(n > 0 || err == io.EOF)
+	return n, err
+}
+
+func (b *activityBody) Close() error { return b.rc.Close() }

@@ -546,7 +546,12 @@ func (c *Copier) putTags(ctx context.Context, destNamed reference.Named, sys *ty
 	if err != nil {
 		return err
 	}
-	topManifest, err := readManifest(ctx, topRef, sys, nil)
+	var topManifest destManifest
+	err = withRetry(ctx, job.Retry, "reading the copied manifest", stallGuard(hostsOf(topRef), func(ctx context.Context) error {
+		var err error
+		topManifest, err = readManifest(ctx, topRef, sys, nil)
+		return err
+	}))
 	if err != nil {
 		return describe(err, "reading", "docker://"+pinned(destNamed, top), "DestCreds")
 	}

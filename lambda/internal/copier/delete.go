@@ -10,6 +10,7 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
+	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
 
 // Owned is what one resource wrote into its destination repository and may remove again:
@@ -96,5 +97,14 @@ func (c *Copier) Delete(ctx context.Context, job DeleteJob) error {
 			return err
 		}
 	}
-	return c.deleteRegistry(ctx, c.systemContext(creds), o)
+	sys := c.systemContext(creds)
+	ref, err := withTag(o.Repo, "latest")
+	if err != nil {
+		return err
+	}
+	// Deleting is idempotent (what is gone or re-pointed is skipped), so a transient failure
+	// or a stall is retried as a copy is.
+	return withRetry(ctx, props.DefaultRetry, "deleting from "+host, stallGuard(hostsOf(ref), func(ctx context.Context) error {
+		return c.deleteRegistry(ctx, sys, o)
+	}))
 }

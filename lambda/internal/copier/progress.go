@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.podman.io/image/v5/types"
+
+	"github.com/cdk-ecr-deployment/handler/internal/crash"
 )
 
 // progress aggregates containers/image's per-blob progress events into one
@@ -12,23 +14,39 @@ import (
 type progress struct {
 	ch   chan types.ProgressProperties
 	done chan struct{}
+	err  error // a panic of the reporting goroutine; read after done is closed
+	// onEvent is called for every event (the stall watchdog's touch: progress is activity).
+	onEvent []func()
 }
 
-func startProgress(every time.Duration) *progress {
-	p := &progress{ch: make(chan types.ProgressProperties, 64), done: make(chan struct{})}
+// progressHook, when set (only tests set it), sees every event.
+var progressHook func(types.ProgressProperties)
+
+func startProgress(every time.Duration, onEvent ...func()) *progress {
+	p := &progress{ch: make(chan types.ProgressProperties, 64), done: make(chan struct{}), onEvent: onEvent}
 	go p.run(every)
 	return p
 }
 
 // stop must be called after copy.Image returned: containers/image sends
-// from the copy's goroutines only while the copy runs.
-func (p *progress) stop() {
+// from the copy's goroutines only while the copy runs. The error is a panic
+// of the reporting goroutine (errs.ErrInternal).
+func (p *progress) stop() error {
 	close(p.ch)
 	<-p.done
+	return p.err
 }
 
 func (p *progress) run(every time.Duration) {
 	defer close(p.done)
+	defer func() {
+		if p.err != nil {
+			// The senders (blob copies) must never block on a reporter that is gone.
+			for range p.ch {
+			}
+		}
+	}()
+	defer crash.Recover(&p.err, "progress reporting")
 	start := time.Now()
 	var bytes uint64
 	var blobs, skipped int
@@ -51,6 +69,12 @@ func (p *progress) run(every time.Duration) {
 					report("copy progress (final)")
 				}
 				return
+			}
+			if progressHook != nil {
+				progressHook(ev)
+			}
+			for _, f := range p.onEvent {
+				f()
 			}
 			switch ev.Event {
 			case types.ProgressEventRead:

@@ -27,6 +27,10 @@ func Retryable(err error) (bool, string) {
 	if err == nil {
 		return false, ""
 	}
+	if errors.Is(err, errs.ErrStalled) && !errors.Is(err, errs.ErrDeadline) {
+		// Nothing came back for StallTimeout (stall.go): the next attempt gets new connections.
+		return true, "stalled"
+	}
 	// Never retried: the same request would fail the same way.
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errs.ErrDeadline):

@@ -36,4 +36,12 @@ var (
 	// ErrDeadline marks work that was stopped because the Lambda deadline
 	// (minus the safety margin) was reached.
 	ErrDeadline = errors.New("deadline")
+
+	// ErrStalled marks a request that got no answer (no response, no bytes) for
+	// the idle timeout (copier.StallTimeout): the attempt was aborted; it is retried.
+	ErrStalled = errors.New("stalled")
+
+	// ErrInternal marks a panic recovered in one of the handler's goroutines (a bug, not the
+	// input's fault). Never retried.
+	ErrInternal = errors.New("internal error")
 )
