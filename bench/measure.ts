@@ -7,6 +7,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { AccessEntry, Registry } from '../test/e2e/harness/registry';
+import { Traffic } from './traffic';
 
 export const BENCH_DIR = __dirname;
 export const OUT = path.join(BENCH_DIR, 'out');
@@ -81,6 +82,8 @@ export interface Sample {
   srcRegistryCpu: number;
   dstRegistryCpu: number;
   digest?: string;
+  /** Blob bytes moved (case 9: read at the source, written at the destination; from the access logs). */
+  traffic?: Traffic;
   ok: boolean;
   error?: string;
 }

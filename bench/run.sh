@@ -3,7 +3,8 @@
 # build of it), packs upstream's published handler, builds bench/tool, runs every case and writes
 # bench/RESULTS.md. See bench/README.md. Needs root (private tmpfs mounts per copier process).
 # Takes about 10 minutes on 2 cores; knobs (BENCH_RUNS, BENCH_SCALE, BENCH_CASES, ...) are
-# described at the top of bench/run.ts.
+# described at the top of bench/run.ts. `BENCH_CASES=9 bash bench/run.sh` runs only case 9 (a copy
+# within one registry, with the cross-registry copy interleaved as its reference; ~2 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -33,10 +34,11 @@ TAGS="$(tr -s ' \n' ' ' < lambda/build-tags.txt)"
 (cd lambda && CGO_ENABLED=0 go build -trimpath -tags "$TAGS benchpprof" -overlay "$ROOT/bench/out/overlay.json" \
   -o "$ROOT/bench/out/bin/bootstrap-pprof" .)
 
-# Upstream's published handler, packed the same way test/upstream.ts does it.
+# Upstream's published handler, packed the same way test/upstream.ts does it. Case 9 alone
+# (BENCH_CASES=9: the same-registry copy) measures ours and skopeo only, and needs no npm.
 UPSTREAM_VERSION="$(sed -n "s/^export const UPSTREAM_VERSION = '\(.*\)';/\1/p" test/upstream.ts)"
 UP=".tools/upstream-$UPSTREAM_VERSION"
-if [ ! -x "$UP/package/lambda-bin/bootstrap" ]; then
+if [ "${BENCH_CASES:-}" != 9 ] && [ ! -x "$UP/package/lambda-bin/bootstrap" ]; then
   say "packing cdk-ecr-deployment@$UPSTREAM_VERSION into $UP"
   mkdir -p "$UP"
   (cd "$UP" && npm pack "cdk-ecr-deployment@$UPSTREAM_VERSION" --silent >/dev/null && tar xzf "cdk-ecr-deployment-$UPSTREAM_VERSION.tgz")

@@ -4,7 +4,8 @@
 // everything first).
 //
 // Knobs (environment): BENCH_RUNS (default 5), BENCH_COLD_RUNS (default 10), BENCH_SCALE (layer
-// sizes x this; default 1), BENCH_CASES (e.g. "1,2,5"; default all), BENCH_PROFILE=0 (skip the
+// sizes x this; default 1), BENCH_CASES (e.g. "1,2,5"; default all; "9" alone runs only the
+// same-registry case and needs no upstream handler), BENCH_PROFILE=0 (skip the
 // pprof runs), BENCH_RESULTS (output file; default bench/RESULTS.md for a full run, else
 // bench/out/RESULTS.partial.md), BENCH_LOG_LEVEL (handlers' LOG_LEVEL). `--render` rewrites RESULTS.md from
 // bench/out/results.json without running anything.
@@ -13,8 +14,9 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BENCH_DIR, COPIERS, CopierName, Job, LambdaResult, measure, OUT, procCpu, Sample, sleep, tool, World } from './measure';
-import { ColdSample, Meta, ProfileSummary, render } from './report';
+import { ColdSample, Meta, ProfileSummary, render, renderSameRegistry } from './report';
 import { startStaticS3 } from './static-s3';
+import { addTraffic, logOffset, noTraffic } from './traffic';
 import { pushIndex, PushedManifest } from '../test/e2e/harness/images';
 import { DUMMY_AWS, Moto } from '../test/e2e/harness/moto';
 import { makePki } from '../test/e2e/harness/pki';
@@ -30,10 +32,15 @@ const cfg = {
   runs: Number(process.env.BENCH_RUNS ?? 5),
   coldRuns: Number(process.env.BENCH_COLD_RUNS ?? 10),
   scale: Number(process.env.BENCH_SCALE ?? 1),
-  cases: (process.env.BENCH_CASES ?? '1,2,3,4,5,6,7,8').split(',').map(s => s.trim()),
+  cases: (process.env.BENCH_CASES ?? '1,2,3,4,5,6,7,8,9').split(',').map(s => s.trim()),
   profile: process.env.BENCH_PROFILE !== '0',
 };
-const fullRun = cfg.scale === 1 && cfg.cases.length === 8 && cfg.runs >= 3;
+/** A full run has cases 1 to 8 (case 9 was added later; runs without it stay full). */
+const isFull = (c: { scale: number; cases: string[]; runs: number }) =>
+  c.scale === 1 && c.runs >= 3 && ['1', '2', '3', '4', '5', '6', '7', '8'].every(k => c.cases.includes(k));
+const fullRun = isFull(cfg);
+/** Every case but 9 measures upstream's handler. */
+const needsUpstream = cfg.cases.some(c => c !== '9');
 const resultsFile = process.env.BENCH_RESULTS ?? (fullRun ? path.join(BENCH_DIR, 'RESULTS.md') : path.join(OUT, 'RESULTS.partial.md'));
 
 const WORLD = path.join(OUT, 'world');
@@ -81,7 +88,7 @@ async function main(): Promise<void> {
   }
   fs.rmSync(WORLD, { recursive: true, force: true });
   fs.mkdirSync(path.join(WORLD, 'home'), { recursive: true });
-  for (const f of [OUR_BIN, UPSTREAM_BIN, path.join(OUT, 'bin', 'benchtool')]) {
+  for (const f of [OUR_BIN, ...(needsUpstream ? [UPSTREAM_BIN] : []), path.join(OUT, 'bin', 'benchtool')]) {
     if (!fs.existsSync(f)) throw new Error(`${f} is missing: run bench/run.sh`);
   }
   const loadStart = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -150,10 +157,10 @@ async function main(): Promise<void> {
       fs.linkSync(img3.savePath!, path.join(WORLD, 's3', 'bench', 'img3.tar'));
     }
 
-    const verify = async (s: Sample, repo: string, check: (m: { digest: string; json: any }) => string | undefined) => {
+    const verify = async (s: Sample, repo: string, check: (m: { digest: string; json: any }) => string | undefined, client = dstClient) => {
       if (!s.ok) return;
       try {
-        const m = await dstClient.getManifest(repo, 'latest');
+        const m = await client.getManifest(repo, 'latest');
         s.digest = m.digest;
         const err = check(m);
         if (err) { s.ok = false; s.error = err; }
@@ -168,7 +175,8 @@ async function main(): Promise<void> {
       samples.push(s);
       const req = Object.entries(s.requests).map(([k, v]) => `${k} ${v}`).join(', ');
       log(`  case ${s.case} ${s.copier.padEnd(8)} run ${s.run}: ${s.ok ? 'ok' : 'FAILED'} ${(s.wallMs / 1000).toFixed(3)} s, ` +
-        `${s.cpuSec.toFixed(2)} CPU-s, ${(s.maxRssKiB / 1024).toFixed(1)} MiB, tmp ${s.tmpBytes} B, dest [${req}]${s.error ? ` ${s.error}` : ''}`);
+        `${s.cpuSec.toFixed(2)} CPU-s, ${(s.maxRssKiB / 1024).toFixed(1)} MiB, tmp ${s.tmpBytes} B, dest [${req}]` +
+        `${s.traffic ? `, blob bytes read ${s.traffic.read} written ${s.traffic.written}, mounts ${s.traffic.mounts}` : ''}${s.error ? ` ${s.error}` : ''}`);
     };
 
     /** Fresh copies (destination wiped first), each optionally followed by a re-run into the same tag. */
@@ -251,6 +259,42 @@ async function main(): Promise<void> {
       const job = jobTo('7', { src: `docker://${src.host}/bench/many:v1` });
       await freshRuns('7', undefined, job, destRepo('7'), digestIs(many!.digest), COPIERS, undefined, true);
       await profileRun('7', job);
+    }
+    if (want('9')) {
+      log('case 9 (same registry, another repository), interleaved with the same copy across registries');
+      const m = await srcClient.getManifest('bench/img3', 'v1');
+      const sizes: Record<string, number> = { [m.json.config.digest]: m.json.config.size };
+      for (const l of m.json.layers) sizes[l.digest] = l.size;
+      const logs = [path.join(WORLD, 'src', 'registry.log'), path.join(WORLD, 'dst', 'registry.log')];
+      const sameRepo = 'bench/case9';
+      const same: Job = { src: `docker://${src.host}/bench/img3:v1`, dest: `${src.host}/${sameRepo}:latest` };
+      const across = jobTo('9x', { src: `docker://${src.host}/bench/img3:v1` });
+      // measure() counts requests and CPU at w.dst: for the same-registry copy that is the source.
+      const sameWorld: World = { ...w, dst: src };
+      const order: { caseId: '9' | '9x'; copier: CopierName }[] = [
+        { caseId: '9', copier: 'ours' }, { caseId: '9', copier: 'skopeo' }, { caseId: '9x', copier: 'ours' }, { caseId: '9x', copier: 'skopeo' },
+      ];
+      for (let r = 0; r < cfg.runs; r++) {
+        for (const o of rotate(order, r)) {
+          if (o.caseId === '9') {
+            // A fresh destination repository; the blobs stay (they are bench/img3's).
+            fs.rmSync(path.join(WORLD, 'src', 'storage', 'docker', 'registry', 'v2', 'repositories', ...sameRepo.split('/')), { recursive: true, force: true });
+            await src.restart();
+          } else {
+            await dst.wipe();
+          }
+          const offsets = logs.map(logOffset);
+          const s = await measure(o.caseId === '9' ? sameWorld : w, o.caseId, o.copier, r, o.caseId === '9' ? same : across);
+          s.traffic = noTraffic();
+          logs.forEach((f, i) => addTraffic(s.traffic!, f, offsets[i], sizes));
+          await verify(s, o.caseId === '9' ? sameRepo : destRepo('9x'), digestIs(img3.digest), o.caseId === '9' ? srcClient : dstClient);
+          record(s);
+        }
+      }
+      const section = renderSameRegistry({ cfg, samples: samples.filter(x => x.case === '9' || x.case === '9x') });
+      fs.writeFileSync(path.join(OUT, 'case9.md'), [...section, '',
+        `Measured on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`BENCH_CASES=${cfg.cases.join(',')} BENCH_RUNS=${cfg.runs} bash bench/run.sh\`` +
+        ` (load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}).`, ''].join('\n'));
     }
     if (want('8')) {
       log(`case 8 (cold init: exec to first Runtime API poll, ${cfg.coldRuns} runs each)`);
@@ -335,7 +379,7 @@ function collectMeta(loadStart: string, seconds: number, notes: string[]): Meta 
 /** `--render`: writes RESULTS.md again from bench/out/results.json (after editing ANALYSIS.md), without running anything. */
 function renderOnly(): void {
   const saved = JSON.parse(fs.readFileSync(path.join(OUT, 'results.json'), 'utf8'));
-  const full = saved.cfg.scale === 1 && saved.cfg.cases.length === 8 && saved.cfg.runs >= 3;
+  const full = isFull(saved.cfg);
   const file = process.env.BENCH_RESULTS ?? (full ? path.join(BENCH_DIR, 'RESULTS.md') : path.join(OUT, 'RESULTS.partial.md'));
   fs.writeFileSync(file, render({ ...saved, fullRun: full }));
   log(`rendered ${path.relative(REPO_ROOT, file)} from bench/out/results.json`);

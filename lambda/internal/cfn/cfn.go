@@ -187,7 +187,7 @@ func (h *Handler) run(ctx context.Context, ev cfn.Event, log *slog.Logger) (Resu
 		defer func() {
 			if r := recover(); r != nil {
 				log.Error("panic", "value", fmt.Sprint(r), "stack", string(debug.Stack()))
-				done <- result{err: fmt.Errorf("internal error (panic: %v); this is a bug in cdk-ecr-deployment", r)}
+				done <- result{err: fmt.Errorf("%w (panic: %v); this is a bug in cdk-ecr-deployment", errs.ErrInternal, r)}
 			}
 		}()
 		res, err := h.work(workCtx, req)

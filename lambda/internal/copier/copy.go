@@ -471,8 +471,8 @@ func (c *Copier) copyImage(ctx context.Context, srcRef, destRef types.ImageRefer
 		opts.Progress, opts.ProgressInterval, opts.ReportWriter = prog.ch, time.Second, stallReport(ctx)
 		var err error
 		out, err = copy.Image(ctx, pc, destRef, srcRef, opts)
-		prog.stop()
-		return err
+		// A panic in progress reporting is a bug, and fails the copy like any other.
+		return errors.Join(err, prog.stop())
 	}))
 	if err != nil {
 		return "", describe(err, "copying", display(srcRef)+" to "+display(destRef), "")

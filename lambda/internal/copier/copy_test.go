@@ -357,31 +357,3 @@ func TestTransientFailuresGiveUp(t *testing.T) {
 		t.Errorf("manifest requested %d times; 502 should be retried", manifestGets.Load())
 	}
 }
-
-func TestDeleteGenericRegistry(t *testing.T) {
-	reg := newRegistry(t)
-	d := reg.pushImage(t, "dst/app:v1", randomImage(t, 1))
-	c := reg.copier(t)
-	job := DeleteJob{Dest: "docker://" + reg.host + "/dst/app:v1", DestTags: []string{"gone-already"}}
-	if err := c.Delete(context.Background(), job); err != nil {
-		t.Fatal(err)
-	}
-	// go-containerregistry's registry keeps tag entries after a digest
-	// DELETE (distribution removes them), so check the manifest itself.
-	if got := reg.digestOfTag(t, "dst/app@"+d.String()); got != "" {
-		t.Errorf("manifest still there: %s", got)
-	}
-	var deletes int
-	for _, r := range reg.requests() {
-		if strings.HasPrefix(r, "DELETE /v2/dst/app/manifests/"+d.String()) {
-			deletes++
-		}
-	}
-	if deletes != 1 {
-		t.Errorf("%d manifest DELETEs, want 1", deletes)
-	}
-	// Deleting again (everything already gone) succeeds.
-	if err := c.Delete(context.Background(), job); err != nil {
-		t.Fatalf("second delete: %v", err)
-	}
-}

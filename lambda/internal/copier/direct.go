@@ -32,9 +32,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
-	"sync"
 
 	digest "github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -42,7 +43,11 @@ import (
 	"go.podman.io/image/v5/image"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/blobinfocache/memory"
+	"go.podman.io/image/v5/pkg/compression"
 	"go.podman.io/image/v5/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cdk-ecr-deployment/handler/internal/crash"
 )
 
 // directImage is one image manifest to copy and the blobs it needs.
@@ -89,7 +94,11 @@ func (c *Copier) copyDirect(ctx context.Context, srcRef, destRef types.ImageRefe
 		if top, topType, err = src.GetManifest(ctx, nil); err != nil {
 			return "", directNotApplicable, err
 		}
+		if err := checkPinned(srcRef, top); err != nil {
+			return "", directNotApplicable, err
+		}
 	}
+	src = watchSource(ctx, src, srcRef) // stall.go: every call and blob read is activity
 	if topType == "" {
 		topType = manifest.GuessMIMEType(top)
 	}
@@ -157,6 +166,7 @@ func (c *Copier) copyDirect(ctx context.Context, srcRef, destRef types.ImageRefe
 		return "", directNotApplicable, err
 	}
 	defer dest.Close()
+	dest = watchDest(ctx, dest, destRef)
 	if accepted := dest.SupportedManifestMIMETypes(); accepted != nil {
 		if final != nil && !slices.Contains(accepted, finalType) {
 			return "", directNotApplicable, nil
@@ -194,6 +204,29 @@ func (c *Copier) copyDirect(ctx context.Context, srcRef, destRef types.ImageRefe
 	return d, directDone, err
 }
 
+// checkPinned fails when the source is given by digest and its top manifest has another one
+// (a registry, or something in between, serving other bytes for that digest): the copy would
+// push, and report, an image other than the one pinned.
+func checkPinned(srcRef types.ImageReference, top []byte) error {
+	named := srcRef.DockerReference()
+	if !isRegistry(srcRef) || named == nil {
+		return nil
+	}
+	pinned, ok := named.(reference.Digested)
+	if !ok {
+		return nil
+	}
+	if ok, err := manifest.MatchesDigest(top, pinned.Digest()); err == nil && ok {
+		return nil
+	}
+	got, err := manifest.Digest(top)
+	if err != nil {
+		return fmt.Errorf("the source registry answered the request for manifest %s with an unreadable manifest: %w", pinned.Digest(), err)
+	}
+	return fmt.Errorf("the source registry answered the request for manifest %s with a manifest whose digest is %s: refusing to copy it",
+		pinned.Digest(), got)
+}
+
 // parseDirectImage lists the blobs of an image manifest; ok is false when the manifest is
 // not one copyDirect handles.
 func parseDirectImage(d digest.Digest, b []byte, mime string) (directImage, bool) {
@@ -227,6 +260,9 @@ const (
 	smallBlobParallel = 16
 )
 
+// blobHook, when set (only tests set it), is called by each blob worker before it copies its blob.
+var blobHook func(types.BlobInfo)
+
 // copyBlobs copies every blob of images (each digest once): MaxParallel large ones and
 // smallBlobParallel small ones at a time.
 func (c *Copier) copyBlobs(ctx context.Context, src types.ImageSource, dest types.ImageDestination, srcRef, destRef types.ImageReference, images []directImage) error {
@@ -254,33 +290,16 @@ func (c *Copier) copyBlobs(ctx context.Context, src types.ImageSource, dest type
 	mount := reference.Domain(srcNamed) == reference.Domain(destNamed) && srcNamed.Name() != destNamed.Name()
 	if mount {
 		for _, j := range jobs {
-			cache.RecordKnownLocation(srcRef.Transport(), types.BICTransportScope{Opaque: reference.Domain(srcNamed)},
-				j.info.Digest, types.BICLocationReference{Opaque: srcNamed.Name()})
+			if !recordSourceBlob(cache, srcRef, srcNamed, j.info) {
+				mount = false
+				break
+			}
 		}
 	}
 
-	prog := startProgress(c.opts.ProgressEvery)
-	defer prog.stop()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	run := func(j job) {
-		if err := copyOneBlob(ctx, src, dest, j.info, j.isConfig, cache, mount, prog.ch); err != nil {
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = fmt.Errorf("copying blob %s: %w", j.info.Digest, err)
-			}
-			mu.Unlock()
-			cancel()
-		}
-	}
 	// Large blobs are bounded by MaxParallel. Small ones (configs, small layers) cost a few
-	// round trips each and almost no bandwidth: they have slots of their own, so that they
-	// never wait behind a large transfer.
+	// round trips each and almost no bandwidth: they have a lane of their own, so that they
+	// never wait behind a large transfer. The first failure cancels the rest.
 	var large, small []job
 	for _, j := range jobs {
 		if j.info.Size >= 0 && j.info.Size < smallBlobSize {
@@ -289,31 +308,107 @@ func (c *Copier) copyBlobs(ctx context.Context, src types.ImageSource, dest type
 			large = append(large, j)
 		}
 	}
-	dispatch := func(jobs []job, slots int) {
-		defer wg.Done()
-		sem := make(chan struct{}, slots)
-		for _, j := range jobs {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
+	prog := startProgress(c.opts.ProgressEvery)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	lane := func(jobs []job, limit int) (err error) {
+		var g errgroup.Group
+		g.SetLimit(limit)
+		// Whatever happens here, the lane's workers are waited for (they send to prog.ch).
+		defer func() {
+			if werr := g.Wait(); err == nil {
+				err = werr
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				run(j)
-			}()
+		}()
+		defer func() {
+			if err != nil {
+				cancel(err)
+			}
+		}()
+		defer crash.Recover(&err, "the scheduler of blob copies")
+		for _, j := range jobs {
+			if ctx.Err() != nil {
+				break
+			}
+			g.Go(func() (err error) {
+				defer func() {
+					if err != nil {
+						cancel(err)
+					}
+				}()
+				defer crash.Recover(&err, "the worker copying blob "+j.info.Digest.String())
+				if ctx.Err() != nil {
+					return nil // another blob failed; its error is the one reported
+				}
+				if blobHook != nil {
+					blobHook(j.info)
+				}
+				if err := copyOneBlob(ctx, src, dest, j.info, j.isConfig, cache, mount, prog.ch); err != nil {
+					return fmt.Errorf("copying blob %s: %w", j.info.Digest, err)
+				}
+				return nil
+			})
 		}
+		return nil
 	}
-	wg.Add(2)
-	go dispatch(large, max(int(c.opts.MaxParallel), 1))
-	go dispatch(small, smallBlobParallel)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = context.Cause(ctx)
+	var lanes errgroup.Group
+	lanes.Go(func() error { return lane(large, max(int(c.opts.MaxParallel), 1)) })
+	lanes.Go(func() error { return lane(small, smallBlobParallel) })
+	err := lanes.Wait()
+	if perr := prog.stop(); err == nil {
+		err = perr
 	}
-	return firstErr
+	if cause := context.Cause(ctx); cause != nil {
+		// The first failure (or the caller's cancellation), not a later "context canceled".
+		return cause
+	}
+	return err
+}
+
+// recordSourceBlob records in cache that info is in the source repository srcNamed, so that
+// the destination's TryReusingBlob mounts it from there (same registry, another repository).
+//
+// containers/image's caches offer a known location as a candidate only when the blob's
+// compression is known as well: internal/blobinfocache's CandidateLocations2 drops candidates
+// of unknown compression (pkg/blobinfocache/internal/prioritize), and a cache implementing only
+// the public types.BlobInfoCache has no candidates at all. The compression is recorded with
+// RecordDigestCompressorData, which the memory cache has but whose argument type lives in an
+// internal package, hence the call through reflect. The compression recorded is the one the
+// media type names; it is only used to pass that filter (TryReusingBlob is called without
+// compression requirements, and the manifests are kept byte for byte), and the cache lives
+// for this one copy. false means the library no longer has that method: blobs are then
+// copied, not mounted.
+func recordSourceBlob(cache types.BlobInfoCache, srcRef types.ImageReference, srcNamed reference.Named, info types.BlobInfo) bool {
+	m := reflect.ValueOf(cache).MethodByName("RecordDigestCompressorData")
+	if !m.IsValid() || m.Type().NumIn() != 2 || m.Type().In(0) != reflect.TypeFor[digest.Digest]() || m.Type().In(1).Kind() != reflect.Struct {
+		slog.Warn("containers/image's blob info cache cannot record compression; blobs are copied instead of mounted")
+		return false
+	}
+	data := reflect.New(m.Type().In(1)).Elem()
+	base, specific := data.FieldByName("BaseVariantCompressor"), data.FieldByName("SpecificVariantCompressor")
+	if !base.IsValid() || base.Kind() != reflect.String || !specific.IsValid() || specific.Kind() != reflect.String {
+		slog.Warn("containers/image's blob info cache cannot record compression; blobs are copied instead of mounted")
+		return false
+	}
+	base.SetString(compressorOf(info.MediaType))
+	specific.SetString("unknown") // no zstd:chunked or other variant claimed
+	m.Call([]reflect.Value{reflect.ValueOf(info.Digest), data})
+	cache.RecordKnownLocation(srcRef.Transport(), types.BICTransportScope{Opaque: reference.Domain(srcNamed)},
+		info.Digest, types.BICLocationReference{Opaque: srcNamed.Name()})
+	return true
+}
+
+// compressorOf is the compressor name (as containers/image's blob info caches record it) a
+// blob media type says: gzip or zstd layers, else uncompressed (configs, plain tar layers,
+// artifacts).
+func compressorOf(mediaType string) string {
+	switch {
+	case strings.Contains(mediaType, "gzip"):
+		return compression.Gzip.Name()
+	case strings.Contains(mediaType, "zstd"):
+		return compression.Zstd.Name()
+	}
+	return "uncompressed"
 }
 
 // copyOneBlob makes info present at the destination: already there, mounted, or streamed

@@ -22,12 +22,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )
 
 // testRegistry is an in-process registry (go-containerregistry) served over
-// TLS, with counters of the requests it saw.
+// TLS, with counters of the requests it saw; or (newDistRegistry) a real
+// docker-registry behind testenv's counting proxy.
 type testRegistry struct {
 	srv    *httptest.Server
+	env    *testenv.Registry // the real registry; nil for the in-process one
+	client http.RoundTripper // trusts env's CA
 	host   string
 	writes atomic.Int64 // PUT, POST, PATCH, DELETE
 	mu     sync.Mutex
@@ -70,20 +75,55 @@ func newRegistry(t *testing.T) *testRegistry {
 	return tr
 }
 
+// newDistRegistry starts a real docker-registry (testenv.StartRegistry): blobs scoped per
+// repository, digests verified when an upload is committed, manifests refused when a blob is
+// missing, cross-repository mounts. Tests of what a registry allows use it.
+func newDistRegistry(t *testing.T) *testRegistry {
+	t.Helper()
+	env := testenv.StartRegistry(t)
+	return &testRegistry{env: env, host: env.Host, client: env.Transport()}
+}
+
 func (tr *testRegistry) setHook(h func(w http.ResponseWriter, r *http.Request) bool) {
+	if tr.env != nil {
+		tr.env.SetHook(h)
+		return
+	}
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	tr.hook = h
 }
 
+// requests lists the requests seen as "METHOD /path".
 func (tr *testRegistry) requests() []string {
+	if tr.env != nil {
+		var out []string
+		for _, r := range tr.env.Requests() {
+			out = append(out, r.Method+" "+r.Path)
+		}
+		return out
+	}
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	return append([]string(nil), tr.log...)
 }
 
+// resetLog forgets the requests seen so far.
+func (tr *testRegistry) resetLog() {
+	if tr.env != nil {
+		tr.env.ResetLog()
+		return
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.log = nil
+}
+
 // tlsConfig trusts the registry's certificate.
 func (tr *testRegistry) tlsConfig() *tls.Config {
+	if tr.env != nil {
+		return tr.env.TLSConfig()
+	}
 	pool := x509.NewCertPool()
 	pool.AddCert(tr.srv.Certificate())
 	return &tls.Config{RootCAs: pool}
@@ -106,7 +146,11 @@ func (tr *testRegistry) ref(t *testing.T, repoTag string) name.Reference {
 }
 
 func (tr *testRegistry) remoteOpts() []remote.Option {
-	opts := []remote.Option{remote.WithTransport(tr.srv.Client().Transport)}
+	transport := tr.client
+	if tr.env == nil {
+		transport = tr.srv.Client().Transport
+	}
+	opts := []remote.Option{remote.WithTransport(transport)}
 	if tr.auth != "" {
 		u, p, _ := strings.Cut(tr.auth, ":")
 		opts = append(opts, remote.WithAuth(&authn.Basic{Username: u, Password: p}))

@@ -41,7 +41,7 @@ func TestIDRecordsTheCopiedDigest(t *testing.T) {
 		}
 	}
 	// Ids that own nothing: a failed create, upstream's log stream names, garbage.
-	for _, id := range []string{"r.io/app:v1", nameOnly(mustNamed(t, "r.io/app@" + testDigest.String())),
+	for _, id := range []string{"r.io/app:v1", nameOnly(mustNamed(t, "r.io/app@"+testDigest.String())),
 		"2024/01/01/[$LATEST]0123456789abcdef", "ecr-deployment-0123456789abcdef", "r.io/app:v1@sha256:short", ""} {
 		if d, ok := ownedDigest(id); ok {
 			t.Errorf("ownedDigest(%q) = %s, want none", id, d)

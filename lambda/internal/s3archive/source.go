@@ -18,6 +18,8 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/types"
+
+	"github.com/cdk-ecr-deployment/handler/internal/crash"
 )
 
 type layer struct {
@@ -84,6 +86,10 @@ func chooseItem(a *archive, items []manifestItem, ref string) (*manifestItem, er
 	return nil, fmt.Errorf("%w %q in %s (check RepoTags in its manifest.json)", errNoSuchRef, ref, a.obj)
 }
 
+// layerHook, when set (only tests set it), is called by each layer's sniffing and hashing
+// goroutine first.
+var layerHook func(name string)
+
 func newSource(ctx context.Context, r *Reference, a *archive, ref string) (*source, error) {
 	items, err := a.manifestItems(ctx)
 	if err != nil {
@@ -126,6 +132,10 @@ func newSource(ctx context.Context, r *Reference, a *archive, ref string) (*sour
 	errc := make([]error, len(members))
 	for i := range members {
 		wg.Go(func() {
+			defer crash.Recover(&errc[i], "reading layer "+item.Layers[i]+" of the archive")
+			if layerHook != nil {
+				layerHook(item.Layers[i])
+			}
 			magic, err := a.sniff(ctx, members[i])
 			if err != nil {
 				errc[i] = err
