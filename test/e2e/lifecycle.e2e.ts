@@ -21,13 +21,17 @@ test('7. a re-run with the same properties writes nothing: no blob upload, no ma
   const d = await w.deployment('docker-image-asset', { src: `${w.hub.host}/library/app:v1`, dest: `${w.ecrHost}/rerun:latest` });
   const first = await d.create();
   await expectCopied(first, ecr, w.ecrHost, 'rerun', 'latest', image.digest);
+  expect(first.response.PhysicalResourceId).toBe(`${w.ecrHost}/rerun:latest@${image.digest}`);
   expect(w.ecr.writes().manifestPuts.length).toBeGreaterThan(0);
 
   w.ecr.markLog();
   // CloudFormation re-sends a Create when it retries, and an Update with equal properties.
   const again = await w.deployment('docker-image-asset', { src: `${w.hub.host}/library/app:v1`, dest: `${w.ecrHost}/rerun:latest` });
   await expectCopied(await again.create(), ecr, w.ecrHost, 'rerun', 'latest', image.digest);
-  await expectCopied(await d.update(d.properties), ecr, w.ecrHost, 'rerun', 'latest', image.digest);
+  const rerun = await d.update(d.properties);
+  await expectCopied(rerun, ecr, w.ecrHost, 'rerun', 'latest', image.digest);
+  // Same digest as the id says: the id is kept (no clean-up Delete follows).
+  expect(rerun.response.PhysicalResourceId).toBe(first.response.PhysicalResourceId);
   const writes = w.ecr.writes();
   expect(writes.blobUploads).toEqual([]);
   expect(writes.manifestPuts).toEqual([]);
@@ -39,6 +43,8 @@ test('6. Update to a new tag, then Delete: the destination is retained', async (
   const d = await w.deployment('docker-image-asset', { src: `${w.hub.host}/library/app:v1`, dest: `${w.ecrHost}/my-app:v1` });
   const created = await d.create();
   await expectCopied(created, ecr, w.ecrHost, 'my-app', 'v1', image.digest);
+  // <normalized destination name:tag>@<the digest this resource copied>
+  expect(created.response.PhysicalResourceId).toBe(`${w.ecrHost}/my-app:v1@${image.digest}`);
   const oldProps = d.properties;
   const oldId = d.physicalResourceId!;
 
@@ -47,13 +53,16 @@ test('6. Update to a new tag, then Delete: the destination is retained', async (
   expect(updated.event.OldResourceProperties).toEqual(oldProps);
   expect(updated.event.PhysicalResourceId).toBe(oldId);
   await expectCopied(updated, ecr, w.ecrHost, 'my-app', 'v2', image.digest);
+  // The same digest was copied: the id stays, so CloudFormation sends no clean-up Delete.
+  expect(updated.response.PhysicalResourceId).toBe(oldId);
+  expect(d.pendingCleanup).toBeUndefined();
 
   w.ecr.markLog();
-  if (updated.response.PhysicalResourceId !== oldId) {
-    // A new physical id makes CloudFormation delete the old one during clean-up.
-    const old = w.resource({ stackName: 'DockerImageAssetExample', logicalId: updated.event.LogicalResourceId, properties: oldProps });
-    old.physicalResourceId = oldId;
-    const cleanup = await old.delete();
+  if (d.pendingCleanup) {
+    // A new physical id makes CloudFormation delete the old one (old id, old properties) during clean-up.
+    const cleanup = await d.cleanupDelete();
+    expect(cleanup.event.PhysicalResourceId).toBe(oldId);
+    expect(cleanup.event.ResourceProperties).toEqual(oldProps);
     expect(cleanup.response.Status).toBe('SUCCESS');
     expectWellFormed(cleanup);
   }
@@ -71,7 +80,9 @@ test('6b. RemovalPolicy destroy: Delete removes the destination tag (a manifest 
   const open = w.openClient();
   const d = await w.deployment('docker-image-asset', { src: `${w.hub.host}/library/app:v1`, dest: `${w.open.host}/gone:v1` },
     p => { p.RemovalPolicy = 'destroy'; });
-  await expectCopied(await d.create(), open, w.open.host, 'gone', 'v1', image.digest);
+  const created = await d.create();
+  await expectCopied(created, open, w.open.host, 'gone', 'v1', image.digest);
+  expect(created.response.PhysicalResourceId).toBe(`${w.open.host}/gone:v1@${image.digest}`);
   w.open.markLog();
   const deleted = await d.delete();
   expect({ Status: deleted.response.Status, Reason: deleted.response.Reason }).toEqual({ Status: 'SUCCESS', Reason: undefined });

@@ -135,9 +135,38 @@ export interface Outcome {
   invoke: { status: number; body: string };
 }
 
-/** One custom resource through its lifecycle, as CloudFormation would drive it. */
+/** What CloudFormation remembers of an Update that failed, for UPDATE_ROLLBACK. */
+export interface FailedUpdate {
+  /** The properties the failed Update asked for (OldResourceProperties of the rollback Update). */
+  properties: Record<string, any>;
+  /** The id the resource had before the failed Update (PhysicalResourceId of the rollback Update). */
+  priorId?: string;
+  /** The id the FAILED response carried; when it differs from priorId, CloudFormation deletes it in clean-up. */
+  responseId?: string;
+}
+
+/** An id CloudFormation will delete during UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, with the properties it had. */
+export interface PendingCleanup {
+  physicalResourceId: string;
+  properties: Record<string, any>;
+}
+
+/**
+ * One custom resource through its lifecycle, as CloudFormation would drive it:
+ * - Create: a SUCCESS or FAILED response sets the id (a FAILED one is what the rollback Delete gets).
+ * - Update: PhysicalResourceId is the current id, OldResourceProperties the current properties.
+ *   SUCCESS: the response's id and the new properties become current; when the id changed, the
+ *   old id with the old properties is queued for the clean-up Delete (`pendingCleanup`). FAILED:
+ *   id and properties stay; the failed Update is remembered for `rollbackUpdate()`.
+ * - Delete: the current id and properties (stack delete, or rollback after a failed Create);
+ *   `cleanupDelete()` sends one for an old id with old properties.
+ */
 export class CustomResource {
   public physicalResourceId?: string;
+  /** Set by a successful Update that changed the id; cleared by `cleanupDelete()` of that id. */
+  public pendingCleanup?: PendingCleanup;
+  /** Set by a FAILED Update; cleared by `rollbackUpdate()`. */
+  public failedUpdate?: FailedUpdate;
   private current: Record<string, any>;
   private readonly stackId: string;
 
@@ -148,19 +177,70 @@ export class CustomResource {
 
   get properties(): Record<string, any> { return this.current; }
 
-  create(): Promise<Outcome> {
-    return this.send('Create', this.current);
+  get logicalId(): string { return this.resource.logicalId; }
+
+  async create(): Promise<Outcome> {
+    const out = await this.send('Create', this.current);
+    // CloudFormation keeps the id of a failed create for the rollback Delete.
+    this.physicalResourceId = out.response.PhysicalResourceId;
+    return out;
   }
 
-  update(newProperties: Record<string, any>): Promise<Outcome> {
-    return this.send('Update', newProperties, this.current);
+  async update(newProperties: Record<string, any>): Promise<Outcome> {
+    const priorId = this.physicalResourceId;
+    const old = this.current;
+    const out = await this.send('Update', newProperties, old, priorId);
+    if (out.response.Status === 'SUCCESS') {
+      this.physicalResourceId = out.response.PhysicalResourceId;
+      this.current = newProperties;
+      this.failedUpdate = undefined;
+      if (priorId !== undefined && out.response.PhysicalResourceId !== priorId) {
+        this.pendingCleanup = { physicalResourceId: priorId, properties: old };
+      }
+    } else {
+      // UPDATE_FAILED: the resource keeps the id and properties it had.
+      this.failedUpdate = { properties: newProperties, priorId, responseId: out.response.PhysicalResourceId };
+    }
+    return out;
   }
 
+  /**
+   * UPDATE_ROLLBACK_IN_PROGRESS after a FAILED Update: an Update back to the properties the
+   * resource had (ResourceProperties = old, OldResourceProperties = the failed new ones,
+   * PhysicalResourceId = the id from before the failed Update). When the FAILED response carried
+   * another id, that id (with the failed properties) is queued for the clean-up Delete.
+   */
+  async rollbackUpdate(): Promise<Outcome> {
+    const failed = this.failedUpdate;
+    if (!failed) throw new Error('rollbackUpdate() without a failed Update');
+    this.failedUpdate = undefined;
+    const out = await this.send('Update', this.current, failed.properties, failed.priorId);
+    if (out.response.Status === 'SUCCESS') this.physicalResourceId = out.response.PhysicalResourceId;
+    if (failed.responseId && failed.responseId !== failed.priorId) {
+      this.pendingCleanup = { physicalResourceId: failed.responseId, properties: failed.properties };
+    }
+    return out;
+  }
+
+  /** The stack delete (or the rollback Delete after a failed Create): the current id and properties. */
   delete(): Promise<Outcome> {
-    return this.send('Delete', this.current);
+    return this.send('Delete', this.current, undefined, this.physicalResourceId);
   }
 
-  private async send(type: RequestType, props: Record<string, any>, old?: Record<string, any>): Promise<Outcome> {
+  /**
+   * The clean-up Delete CloudFormation sends for an id the resource no longer has: by default the
+   * one queued by the last Update (`pendingCleanup`), else the id and properties given.
+   */
+  async cleanupDelete(physicalResourceId?: string, properties?: Record<string, any>): Promise<Outcome> {
+    const target = physicalResourceId !== undefined
+      ? { physicalResourceId, properties: properties ?? this.current }
+      : this.pendingCleanup;
+    if (!target) throw new Error('cleanupDelete() with nothing queued and no id given');
+    if (this.pendingCleanup?.physicalResourceId === target.physicalResourceId) this.pendingCleanup = undefined;
+    return this.send('Delete', target.properties, undefined, target.physicalResourceId);
+  }
+
+  private async send(type: RequestType, props: Record<string, any>, old?: Record<string, any>, physicalResourceId?: string): Promise<Outcome> {
     const requestId = crypto.randomUUID();
     const event: Record<string, any> = {
       RequestType: type,
@@ -172,7 +252,7 @@ export class CustomResource {
       ResourceType: RESOURCE_TYPE,
       ResourceProperties: props,
     };
-    if (type !== 'Create') event.PhysicalResourceId = this.physicalResourceId;
+    if (type !== 'Create') event.PhysicalResourceId = physicalResourceId;
     if (old) event.OldResourceProperties = old;
     const started = Date.now();
     // CloudFormation waits up to an hour; we wait the function timeout plus a margin, so a
@@ -181,13 +261,6 @@ export class CustomResource {
     const responseP = this.receiver.waitFor(requestId, limitMs).then(r => ({ r, at: Date.now() }));
     const invoke = await this.rie.invoke(event);
     const { r: response, at } = await responseP;
-    if (response.Status === 'SUCCESS') {
-      this.physicalResourceId = response.PhysicalResourceId;
-      if (type !== 'Delete') this.current = props;
-    } else if (type === 'Create') {
-      // CloudFormation keeps the id of a failed create for the rollback Delete.
-      this.physicalResourceId = response.PhysicalResourceId;
-    }
     return { event, response, seconds: (at - started) / 1000, invoke };
   }
 }

@@ -1,7 +1,10 @@
 // moto server on a free loopback port, standing in for ECR (GetAuthorizationToken),
 // Secrets Manager and S3, seeded through the AWS SDK for JavaScript v3.
+import { createHash } from 'crypto';
 import * as path from 'path';
-import { ECRClient, CreateRepositoryCommand, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import {
+  BatchGetImageCommand, CreateRepositoryCommand, ECRClient, GetAuthorizationTokenCommand, ListImagesCommand, PutImageCommand,
+} from '@aws-sdk/client-ecr';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ECR_REGION } from './pki';
@@ -68,6 +71,59 @@ export class Moto {
       try { await ecr.send(new CreateRepositoryCommand({ repositoryName: name })); } catch (e: any) {
         if (e.name !== 'RepositoryAlreadyExistsException') throw e;
       }
+    } finally { ecr.destroy(); }
+  }
+
+  /**
+   * ecr:PutImage with the exact manifest bytes. `imageDigest` is always sent: without it moto
+   * makes up a digest (sha256 of the concatenated layer digests, or a random one for an index)
+   * instead of the sha256 of the manifest bytes that ECR and every registry use. Returns the
+   * digest moto recorded and the sha256 of the manifest it stores (read back with
+   * BatchGetImage), so a caller can check both against the registry's digest. Pushing a tag that
+   * already points at the same manifest is not an error (ECR's ImageAlreadyExistsException).
+   */
+  async putImage(repo: string, manifest: Buffer, mediaType: string, tag: string | undefined, digest: string):
+  Promise<{ digest: string; storedSha256: string }> {
+    await this.createRepository(repo);
+    const ecr = new ECRClient(this.clientConfig());
+    try {
+      let recorded: string | undefined;
+      try {
+        const out = await ecr.send(new PutImageCommand({
+          repositoryName: repo, imageManifest: manifest.toString('utf8'), imageManifestMediaType: mediaType, imageTag: tag, imageDigest: digest,
+        }));
+        recorded = out.image?.imageId?.imageDigest;
+      } catch (e: any) {
+        if (e.name !== 'ImageAlreadyExistsException') throw e;
+      }
+      const got = await ecr.send(new BatchGetImageCommand({
+        repositoryName: repo, imageIds: [{ imageDigest: digest }], acceptedMediaTypes: [mediaType],
+      }));
+      const img = got.images?.[0];
+      if (!img?.imageManifest) throw new Error(`moto: BatchGetImage ${repo}@${digest} found nothing right after PutImage`);
+      const storedSha256 = 'sha256:' + createHash('sha256').update(Buffer.from(img.imageManifest, 'utf8')).digest('hex');
+      return { digest: recorded ?? img.imageId?.imageDigest ?? '', storedSha256 };
+    } finally { ecr.destroy(); }
+  }
+
+  /** Every tag of an ECR repository with the digest it points at (untagged images left out); {} when the repository does not exist. */
+  async listTags(repo: string): Promise<Record<string, string>> {
+    const ecr = new ECRClient(this.clientConfig());
+    try {
+      const tags: Record<string, string> = {};
+      let nextToken: string | undefined;
+      do {
+        let out;
+        try {
+          out = await ecr.send(new ListImagesCommand({ repositoryName: repo, nextToken }));
+        } catch (e: any) {
+          if (e.name === 'RepositoryNotFoundException') return {};
+          throw e;
+        }
+        for (const id of out.imageIds ?? []) if (id.imageTag) tags[id.imageTag] = id.imageDigest!;
+        nextToken = out.nextToken;
+      } while (nextToken);
+      return tags;
     } finally { ecr.destroy(); }
   }
 

@@ -148,4 +148,23 @@ export class RegistryClient {
     if (res.status !== 200) throw new Error(`tags list ${repo}: ${res.status} ${res.body}`);
     return (JSON.parse(res.body.toString()).tags ?? []).sort();
   }
+
+  /** Every tag of a repository with the digest its manifest has (HEAD per tag); {} for a repository that does not exist. */
+  async tagDigests(repo: string): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const t of await this.tags(repo)) {
+      const h = await this.headManifest(repo, t);
+      // A tag listed and then gone (deleted in between) is simply not there.
+      if (h) out[t] = h.digest;
+    }
+    return out;
+  }
+
+  /** DELETE of a manifest by digest (the distribution API has no tag deletion); false when it was not there. */
+  async deleteManifest(repo: string, digest: string): Promise<boolean> {
+    const res = await this.request('DELETE', `/v2/${repo}/manifests/${digest}`, `repository:${repo}:delete,pull,push`);
+    if (res.status === 404) return false;
+    if (res.status !== 202) throw new Error(`manifest DELETE ${this.host}/${repo}@${digest}: ${res.status} ${res.body}`);
+    return true;
+  }
 }
