@@ -318,10 +318,11 @@ describe('README "Performance": figures are those of bench/RESULTS.md', () => {
     expect(tmp.length).toBeGreaterThan(5);
     expect(tmp.filter(t => t !== '0')).toEqual([]);
 
-    const [, oursMb, upstreamMb] = fromReadme(/\*\*Binary\*\*: (\d+) MB for amd64, against upstream's (\d+) MB/);
-    const size = /\| ours \|[^\n]*\| amd64 ([\d.]+) MB/.exec(results)![1];
+    // Our size is checked against the binary itself (above): RESULTS.md records the size of the
+    // build it measured, which later builds outgrow. Upstream's comes from RESULTS.md.
+    const [, , upstreamMb] = fromReadme(/\*\*Binary\*\*: (\d+) MB for amd64, against upstream's (\d+) MB/);
     const theirs = /\| upstream [\d.]+ \|[^\n]*\| ([\d.]+) MB \(amd64/.exec(results)![1];
-    expect([Math.round(Number(size)), Math.round(Number(theirs))]).toEqual([Number(oursMb), Number(upstreamMb)]);
+    expect(Math.round(Number(theirs))).toEqual(Number(upstreamMb));
 
     const [, runs] = fromReadme(/All figures are medians of\s+(\d+) runs/);
     expect(results).toContain(`## Results (median of ${runs} runs`);
