@@ -57,8 +57,9 @@ var (
 	// algorithm after the @ lets redactUserinfo recognise docker://nginx@sha256:...,
 	// a digest reference that has no userinfo in it.
 	userinfoRe = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@((?:sha256|sha384|sha512):)?`)
-	// Authorization: Bearer xyz, Basic xyz
-	authHeaderRe = regexp.MustCompile(`(?i)(authorization["']?\s*[:=]\s*["']?)(bearer|basic)?\s*[^\s"',]+`)
+	// Authorization: Bearer xyz, Basic xyz; also "Authorization":"Basic xyz" when the
+	// JSON is itself quoted (\"Authorization\":\"Basic xyz\"), as %q and JSON strings do.
+	authHeaderRe = regexp.MustCompile(`(?i)(authorization(?:\\*["'])?\s*[:=]\s*(?:\\*["'])?)(bearer|basic)?\s*[^\s"',\\]+`)
 	// The query string (and fragment) of any scheme://... URL. Presigned blob
 	// URLs put their credentials there under names that differ per registry
 	// backend (S3: X-Amz-Signature, Azure blob SAS as used by GHCR's CDN: sig,
@@ -66,8 +67,10 @@ var (
 	// so no list of names is trusted: the whole query goes. The URL ends at
 	// white space, a quote or angle bracket; \" is allowed inside because
 	// Go's %q (url.Error) escapes a quote that way, and stopping there would
-	// leave the rest of the query behind.
-	urlQueryRe = regexp.MustCompile(`(?i)(\b[a-z][a-z0-9+.-]*://[^\s"'<>?#\\]*)[?#](?:[^\s"'<>\\]|\\.)+`)
+	// leave the rest of the query behind; the same holds for the path (a JSON string
+	// writes & in it as \u0026). No \b before the scheme: a URL glued to a digit or
+	// '_' ("_https://…") is still a URL.
+	urlQueryRe = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://(?:[^\s"'<>?#\\]|\\.)*)[?#](?:[^\s"'<>\\]|\\.)+`)
 	// Signatures and tokens in query strings that are not part of a
 	// scheme://... URL (a host/path?query without scheme, a bare query).
 	sigQueryRe = regexp.MustCompile(`(?i)([?&](x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|sig|signature|awsaccesskeyid|token|access_token|password)=)[^&\s"]+`)
@@ -87,7 +90,9 @@ func Redact(s string) string {
 func redactUserinfo(s string) string {
 	return userinfoRe.ReplaceAllStringFunc(s, func(m string) string {
 		sub := userinfoRe.FindStringSubmatch(m)
-		if sub[2] != "" {
+		// Only docker:// references carry name@digest; in any other URL a host that
+		// happens to be called sha256 (https://user:pass@sha256:5000/) is still a host.
+		if sub[2] != "" && strings.EqualFold(sub[1], "docker://") {
 			return m // name@digest, not user@host
 		}
 		return sub[1] + "REDACTED@"

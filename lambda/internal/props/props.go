@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"sort"
@@ -201,13 +202,20 @@ func DestinationID(raw map[string]any) string {
 func NormalizedName(named reference.Named) string {
 	name := reference.TrimNamed(named).String()
 	if domain := reference.Domain(named); domain != "" {
-		name = strings.ToLower(domain) + strings.TrimPrefix(name, domain)
+		lowered := strings.ToLower(domain) + strings.TrimPrefix(name, domain)
+		// Lowercasing must not change the repository: only the exact docker.io gets library/
+		// added, so DoCker.IO/app lowercased would read as docker.io/library/app. Such a
+		// name keeps its spelling.
+		if again, err := reference.ParseNormalizedNamed(lowered); err == nil && again.Name() == lowered {
+			name = lowered
+		}
 	}
+	// Digested first: for name:tag@digest the digest is what is meant (and what is written).
 	switch r := named.(type) {
-	case reference.Tagged:
-		return name + ":" + r.Tag()
 	case reference.Digested:
 		return name + "@" + r.Digest().String()
+	case reference.Tagged:
+		return name + ":" + r.Tag()
 	}
 	return name + ":latest"
 }
@@ -521,6 +529,10 @@ func parseRetry(v any) (Retry, error) {
 		}
 		if f < 0 {
 			return r, invalid("RetryConfigs", "%s must not be negative, got %v", k, f)
+		}
+		if k != "numAttempts" && f*float64(time.Second) >= math.MaxInt64 {
+			// time.Duration(f) would overflow (into a negative delay on amd64).
+			return r, invalid("RetryConfigs", "%s of %v seconds is too large", k, f)
 		}
 		switch k {
 		case "numAttempts":

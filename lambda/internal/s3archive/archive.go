@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -69,7 +68,22 @@ func indexArchive(ctx context.Context, obj *object) (*archive, error) {
 			}
 			return nil, corrupt(obj, "not a readable tar archive (a `docker save` tarball is expected): %v", err)
 		}
+		// docker save writes plain relative names, each once. A name that leaves the
+		// archive (absolute, or ../ past its root) or comes twice would be resolved one way
+		// here and another way by other tools: refuse the archive rather than guess.
+		if escapes(h.Name) {
+			return nil, corrupt(obj, "entry %q points outside the archive (absolute or ../)", h.Name)
+		}
 		name := cleanName(h.Name)
+		switch h.Typeflag {
+		case tar.TypeReg, tar.TypeRegA, tar.TypeSymlink, tar.TypeLink: //nolint:staticcheck // old archives still use TypeRegA
+			if _, dup := a.members[name]; dup {
+				return nil, corrupt(obj, "entry %q appears more than once", h.Name)
+			}
+			if _, dup := a.links[name]; dup {
+				return nil, corrupt(obj, "entry %q appears more than once", h.Name)
+			}
+		}
 		switch h.Typeflag {
 		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old archives still use TypeRegA
 			// archive/tar reads headers block by block without buffering,
@@ -84,8 +98,15 @@ func indexArchive(ctx context.Context, obj *object) (*archive, error) {
 			}
 			a.members[name] = m
 		case tar.TypeSymlink:
-			a.links[name] = cleanName(path.Join(path.Dir(name), h.Linkname))
+			target := path.Join(path.Dir(name), h.Linkname)
+			if path.IsAbs(h.Linkname) || escapes(target) {
+				return nil, corrupt(obj, "symbolic link %q -> %q points outside the archive", h.Name, h.Linkname)
+			}
+			a.links[name] = cleanName(target)
 		case tar.TypeLink:
+			if escapes(h.Linkname) {
+				return nil, corrupt(obj, "hard link %q -> %q points outside the archive", h.Name, h.Linkname)
+			}
 			a.links[name] = cleanName(h.Linkname)
 		}
 	}
@@ -94,6 +115,12 @@ func indexArchive(ctx context.Context, obj *object) (*archive, error) {
 		return nil, corrupt(obj, "the archive holds no files")
 	}
 	return a, nil
+}
+
+// escapes reports whether an archive path is absolute or climbs above the archive's root.
+func escapes(n string) bool {
+	c := path.Clean(n)
+	return path.IsAbs(n) || c == ".." || strings.HasPrefix(c, "../")
 }
 
 func cleanName(n string) string {
@@ -173,8 +200,15 @@ func (a *archive) manifestItems(ctx context.Context) ([]manifestItem, error) {
 		if it.Config == "" {
 			return nil, corrupt(a.obj, "manifest.json entry %d has no Config", i)
 		}
+		for _, p := range append([]string{it.Config}, it.Layers...) {
+			if escapes(p) {
+				return nil, corrupt(a.obj, "manifest.json entry %d names %q, outside the archive (absolute or ../)", i, p)
+			}
+		}
 	}
 	return items, nil
 }
 
-var errNoSuchRef = errors.New("no image matches")
+// errNoSuchRef: the ref of s3://bucket/key:ref names no image of the archive (an image that
+// does not exist, hence errs.ErrNotFound: never retried).
+var errNoSuchRef = fmt.Errorf("%w: no image matches", errs.ErrNotFound)

@@ -115,9 +115,11 @@ func (w *windowReader) Seek(offset int64, whence int) (int64, error) {
 	return abs, nil
 }
 
-// cached returns n bytes at off if they are in the current window.
+// cached returns n bytes at off if they are in the current window. n comes from a tar
+// header and may be anything up to 1<<63-1: off+n must not be computed (it overflows).
 func (w *windowReader) cached(off, n int64) ([]byte, bool) {
-	if off < w.bufOff || off+n > w.bufOff+int64(len(w.buf)) {
+	end := w.bufOff + int64(len(w.buf))
+	if n < 0 || off < w.bufOff || off > end || n > end-off {
 		return nil, false
 	}
 	return w.buf[off-w.bufOff : off-w.bufOff+n], true

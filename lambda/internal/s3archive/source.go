@@ -20,6 +20,7 @@ import (
 	"go.podman.io/image/v5/types"
 
 	"github.com/cdk-ecr-deployment/handler/internal/crash"
+	"github.com/cdk-ecr-deployment/handler/internal/errs"
 )
 
 type layer struct {
@@ -72,7 +73,7 @@ func chooseItem(a *archive, items []manifestItem, ref string) (*manifestItem, er
 	}
 	want, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
-		return nil, fmt.Errorf("ref %q of %s is neither name:tag nor @index: %v", ref, a.obj, err)
+		return nil, fmt.Errorf("%w: ref %q of %s is neither name:tag nor @index: %v", errs.ErrInvalidProperty, ref, a.obj, err)
 	}
 	want = reference.TagNameOnly(want)
 	for i := range items {
