@@ -27,6 +27,11 @@ step() {
 
 # Build: Go handler (both architectures), jsii, API.md, jest unit tests, eslint, npm tarball and wheel.
 step build env JEST_JUNIT_OUTPUT_DIR="$REPORTS" JEST_JUNIT_OUTPUT_NAME=jest-unit.xml npx projen build
+# projen owns package.json and the config files (README, Development): the build has just
+# re-synthesized them (and API.md), so any difference from git, or a new file there git does
+# not know, is a hand edit that projen overwrote. On CI's clean clone this must be empty.
+PROJEN_OWNED=(package.json .projen .projenrc.ts tsconfig.json tsconfig.dev.json .eslintrc.json .gitignore .npmignore .gitattributes .github .mergify.yml API.md)
+step projen-owned-files-unchanged bash -c 'git diff --exit-code -- "$@" && untracked=$(git ls-files --others --exclude-standard -- "$@") && { [ -z "$untracked" ] || { echo "not in git: $untracked"; false; }; }' _ "${PROJEN_OWNED[@]}"
 step packages-carry-binaries bash scripts/check-packages.sh
 # Go: vet, unit tests (an in-process registry, and moto for the AWS parts), and govulncheck.
 export GOTOOLCHAIN=auto MOTO_SERVER=$ROOT/.venv/bin/moto_server

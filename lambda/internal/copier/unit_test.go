@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,6 +71,14 @@ func (e apiErr) ErrorCode() string             { return e.code }
 func (e apiErr) ErrorMessage() string          { return e.code }
 func (e apiErr) ErrorFault() smithy.ErrorFault { return smithy.FaultServer }
 
+// timeoutError is a net.Error that timed out, as a deadline on a connection gives. Its text
+// matches none of Retryable's text fallbacks, so only the net.Error branch can retry it.
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "operation timed out" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
 func TestRetryable(t *testing.T) {
 	yes := []error{
 		docker.ErrTooManyRequests,
@@ -81,6 +90,13 @@ func TestRetryable(t *testing.T) {
 		context.DeadlineExceeded, // placeholder, checked below
 		apiErr{"SlowDown"},
 		errors.New(`StatusCode: 502, "bad gateway"`),
+		// Network timeouts (README: "connection resets and timeouts"): a net.Error whose
+		// Timeout() is true, as the transport returns it, and the text form that survives
+		// containers/image's formatting.
+		&net.OpError{Op: "read", Net: "tcp", Err: timeoutError{}},
+		fmt.Errorf("reading blob: %w", &net.OpError{Op: "dial", Net: "tcp", Err: timeoutError{}}),
+		errors.New("read tcp 10.0.0.1:443: i/o timeout"),
+		errors.New("net/http: TLS handshake timeout"),
 	}
 	for i, err := range yes {
 		if i == 6 {

@@ -245,3 +245,96 @@ test('a blob redirected to a presigned URL (as ECR does) whose connection resets
   expect(r2.hits).toBeGreaterThanOrEqual(1);
   await expectFailedCleanly(c, 'presigned blob URL resets (secret query in the error)', [r1, r2], out, TIMEOUT, /reset/i);
 });
+
+/**
+ * For each answer of `rule` (a 429), the time from that answer to the arrival of the next
+ * request with the same method and path: how long the handler really waited.
+ */
+function waitsAfter(proxy: 'src' | 'dest', ruleName: string): number[] {
+  const events = fw[proxy].events;
+  return events.filter(e => e.rule === ruleName).map(e => {
+    const next = events.filter(n => n !== e && n.method === e.method && n.path === e.path && n.started >= e.at)
+      .sort((a, b) => a.started - b.started)[0];
+    return next ? next.started - e.at : NaN;
+  });
+}
+
+const retryAfter2 = { 'Retry-After': '2' };
+
+test('Retry-After: 2 on the source manifest GET is kept: at least 2 s from each 429 to the next GET of it', async () => {
+  const c = await newCase('f-retry-after-get');
+  const r = rule('src', {
+    name: '429 Retry-After 2, manifest GET',
+    method: 'GET',
+    path: new RegExp(`^/v2/${c.src}/manifests/`),
+    times: 2,
+    fault: { kind: 'status', status: 429, headers: retryAfter2 },
+  });
+  const out = await create(c);
+  expect(r.hits).toBe(2);
+  const waits = waitsAfter('src', r.rule.name);
+  if (process.env.E2E_VERBOSE) process.stdout.write(`waits after 429 + Retry-After: 2 (manifest GET): ${waits.join(', ')} ms\n`);
+  expect(waits).toHaveLength(2);
+  for (const ms of waits) expect(ms).toBeGreaterThanOrEqual(2000);
+  await expectSurvived(c, '429 + Retry-After: 2, first 2 manifest GETs (waits kept)', [r], out, /Too many requests|retrying|Retry-After/);
+});
+
+test('Retry-After: 2 on the destination manifest PUT is kept: at least 2 s from each 429 to the next PUT of it', async () => {
+  const c = await newCase('f-retry-after-put');
+  const r = rule('dest', {
+    name: '429 Retry-After 2, manifest PUT',
+    method: 'PUT',
+    path: new RegExp(`^/v2/${c.repo}/manifests/`),
+    times: 2,
+    fault: { kind: 'status', status: 429, headers: retryAfter2 },
+  });
+  const out = await create(c);
+  expect(r.hits).toBe(2);
+  const waits = waitsAfter('dest', r.rule.name);
+  if (process.env.E2E_VERBOSE) process.stdout.write(`waits after 429 + Retry-After: 2 (manifest PUT): ${waits.join(', ')} ms\n`);
+  expect(waits).toHaveLength(2);
+  for (const ms of waits) expect(ms).toBeGreaterThanOrEqual(2000);
+  await expectSurvived(c, '429 + Retry-After: 2, first 2 manifest PUTs (waits kept)', [r], out, /"msg":"retrying"/);
+});
+
+test('immutable tags (ECR\'s 400 TAG_INVALID on any PUT to an existing tag): a re-run Create and an Update with equal properties are both SUCCESS', async () => {
+  const c = await newCase('f-immutable');
+  const immutable = rule('dest', { name: 'immutable tags', path: new RegExp(`^/v2/${c.repo}/manifests/`), fault: { kind: 'immutable-tags' } });
+  const [res] = await synthExample('docker-image-asset', { src: `${fw.src.host}/${c.src}:v1`, dest: `${ECR_HOST}/${c.repo}:v1` });
+  const edit = (p: Record<string, any>) => { p.DestTags = JSON.stringify(['v1.0', 'stable']); };
+  const d = fw.resource(rie, res, edit);
+  const tags = ['v1', 'v1.0', 'stable'];
+
+  // The first deployment writes the tags (none exists yet, so the registry takes them).
+  await expectCopied(await d.create(), ecr, ECR_HOST, c.repo, 'v1', c.image.digest);
+  for (const t of tags) expect((await ecr.headManifest(c.repo, t))?.digest).toBe(c.image.digest);
+  expect(immutable.hits).toBe(0);
+
+  // The rule is live: the same manifest PUT again to an existing tag is refused, as ECR does.
+  const viaProxy = new RegistryClient(fw.dest.host, fw.w.pki.caCert, fw.w.ecrLogin);
+  const manifest = await ecr.getManifest(c.repo, 'v1');
+  await expect(viaProxy.putManifest(c.repo, 'stable', manifest.mediaType, manifest.raw))
+    .rejects.toThrow(/400 .*TAG_INVALID.*cannot be overwritten because the repository is immutable/);
+  expect(immutable.hits).toBe(1);
+
+  // Re-deploying the same image: a Create re-run (a new resource with the same properties,
+  // as after a stack re-creation) and an Update with equal properties.
+  const putsBefore = fw.dest.events.filter(e => e.method === 'PUT' && /\/manifests\//.test(e.path)).length;
+  const again = fw.resource(rie, res, edit);
+  await expectCopied(await again.create(), ecr, ECR_HOST, c.repo, 'v1', c.image.digest);
+  await expectCopied(await d.update(d.properties), ecr, ECR_HOST, c.repo, 'v1', c.image.digest);
+  // Neither sent a manifest PUT (each would have been refused, and the step FAILED).
+  expect(fw.dest.events.filter(e => e.method === 'PUT' && /\/manifests\//.test(e.path)).length).toBe(putsBefore);
+  expect(immutable.hits).toBe(1);
+  for (const t of tags) expect((await ecr.headManifest(c.repo, t))?.digest).toBe(c.image.digest);
+
+  // Control: deploying a different image to the existing tag does need the PUT, and fails on it.
+  const other = await newCase('f-immutable-other');
+  const [res2] = await synthExample('docker-image-asset', { src: `${fw.src.host}/${other.src}:v1`, dest: `${ECR_HOST}/${c.repo}:v1` });
+  const refused = await fw.resource(rie, res2).create();
+  expectFailedBeforeTimeout(refused, TIMEOUT, /cannot be overwritten because the repository is immutable/, new RegExp(`${c.repo}`));
+  expect(immutable.hits).toBeGreaterThan(1);
+  expect((await ecr.headManifest(c.repo, 'v1'))?.digest).toBe(c.image.digest);
+  expect(fw.leaks()).toEqual([]);
+  table.push({ fault: 'immutable tags: re-run Create + equal Update', outcome: 'SUCCESS x2, 0 manifest PUTs; a different image: FAILED (TAG_INVALID)', seconds: refused.seconds });
+});

@@ -123,6 +123,11 @@ describe('every credential path, at LOG_LEVEL=debug', () => {
     const [res] = await synthExample('private-registry-credentials', { src: `${w.priv.host}/team/app:1.0`, dest: `${ECR_HOST}/sec:refused`, secretName: 'unused' });
     const out = await fw.resource(rie, res, p => { p.SrcCreds = `${w.privUser.user}:${wrong}`; }).create();
     expectFailedBeforeTimeout(out, TIMEOUT, /unauthorized/, /check SrcCreds/);
+    // The README's example Reason (When something fails), word for word up to the registry's
+    // own error: what failed, for which image, and what to do.
+    const prefix = `unauthorized reading docker://${w.priv.host}/team/app:1.0: check SrcCreds (or, for ECR, the handler role's permissions): `;
+    expect(out.response.Reason?.slice(0, prefix.length)).toBe(prefix);
+    expect(out.response.Reason!.length).toBeGreaterThan(prefix.length);
   });
 
   test('a copy through 429s and connection resets (retries log URLs at debug level)', async () => {
@@ -159,5 +164,58 @@ describe('afterwards', () => {
     expect(fw.diskWrites()).toEqual([]);
     const everywhere = [dirs.home, dirs.tmp, dirs.xdg, ...dirs.overlayUppers].flatMap(walk);
     expect(everywhere.filter(f => /auth\.json$|config\.json$|\.docker|containers/.test(f))).toEqual([]);
+  });
+});
+
+describe('the log format (README: "one JSON line per step")', () => {
+  /** The emulator's own lines (its `[INFO] (rapid)` log and the START/END/REPORT lines Lambda writes too); everything else is the handler's. */
+  const RIE_LINE = [
+    /^\d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2}(,\d+)? \[[A-Z]+\] \((rapid|rie|runtime)\) /,
+    /^(START|END|REPORT|INIT_START|INIT_REPORT) RequestId: /,
+  ];
+
+  /** Checks every line a handler printed; returns its own lines (JSON objects). */
+  function expectOnlyJsonLines(log: string): any[] {
+    const lines = log.split('\n').filter(l => l.trim() !== '');
+    const rieLines = lines.filter(l => RIE_LINE.some(re => re.test(l)));
+    const own = lines.filter(l => !RIE_LINE.some(re => re.test(l)));
+    const parsed: any[] = [];
+    const bad: string[] = [];
+    for (const l of own) {
+      try {
+        const j = JSON.parse(l);
+        if (typeof j === 'object' && j !== null && !Array.isArray(j) && typeof j.level === 'string' && typeof j.msg === 'string' && j.msg !== '') parsed.push(j);
+        else bad.push(l);
+      } catch {
+        bad.push(l);
+      }
+    }
+    // Counted, with a few examples: a diff of thousands of lines would help nobody.
+    expect({ notJson: bad.length, examples: [...new Set(bad.map(l => l.slice(0, 200)))].slice(0, 5) }).toEqual({ notJson: 0, examples: [] });
+    // The filter leaves out only the emulator's lines, so it cannot hide handler output.
+    expect(rieLines.length).toBeGreaterThan(0);
+    for (const l of rieLines) expect(l).not.toMatch(/^\s*\{/);
+    return parsed;
+  }
+
+  test('every line the handler wrote in this suite (LOG_LEVEL=debug) is one JSON object with a level and a msg', () => {
+    const own = expectOnlyJsonLines(rie.log());
+    // The suite ran every kind of copy above, so there is a lot to check, at every level.
+    expect(own.length).toBeGreaterThan(50);
+    expect([...new Set(own.map(j => j.level))]).toEqual(expect.arrayContaining(['DEBUG', 'INFO', 'WARN', 'ERROR']));
+  });
+
+  test('the same at the default level (LOG_LEVEL=info), for a registry copy and an S3 archive copy', async () => {
+    const info = await fw.newRie({ timeoutSeconds: TIMEOUT, name: 'info-level', env: { LOG_LEVEL: 'info' } });
+    const [res] = await synthExample('docker-image-asset', { src: `${fw.w.hub.host}/library/app:v1`, dest: `${ECR_HOST}/sec-info:anon` });
+    await expectCopied(await fw.resource(info, res).create(), ecr(), ECR_HOST, 'sec-info', 'anon', hubImage.digest);
+    const archive = dockerSave({ repoTags: ['app:latest'], arch: 'amd64', layerSizes: [256 * KiB, 8 * KiB] });
+    await fw.w.moto.putObject('sec-images', 'info.tar', archive.tarball);
+    const [res2] = await synthExample('s3-archive', { archive: 'sec-images/info.tar', ref: 'app:latest', dest: `${ECR_HOST}/sec-info:s3` });
+    const out = await fw.resource(info, res2).create();
+    expect({ Status: out.response.Status, Reason: out.response.Reason }).toEqual({ Status: 'SUCCESS', Reason: undefined });
+    const own = expectOnlyJsonLines(info.log());
+    expect(own.length).toBeGreaterThan(0);
+    expect(own.filter(j => j.level === 'DEBUG')).toEqual([]);
   });
 });

@@ -5,7 +5,8 @@
 // response body (blob download) or of a request body (blob upload), a response dribbled at a
 // few KiB/s, a response that stalls forever after its headers, a response whose bytes are
 // altered (a blob that no longer matches its digest), a reset before any answer, and a 307 to a
-// presigned-looking URL (as ECR does for blobs). Gauges count requests in flight, e.g.
+// presigned-looking URL (as ECR does for blobs), and immutable tags (ECR's 400 TAG_INVALID for
+// a manifest PUT to a tag that already exists). Gauges count requests in flight, e.g.
 // concurrent manifest PUTs per repository. `startTunnel` is the HTTPS_PROXY that leads the
 // handler to it by the registry's real name, passing resets on as resets.
 //
@@ -46,7 +47,15 @@ export type Fault =
    * presigned S3 URLs; the proxy serves that path from the registry (query dropped), and rules
    * can match it too.
    */
-  | { kind: 'redirect'; query: string };
+  | { kind: 'redirect'; query: string }
+  /**
+   * Immutable tags, as an ECR repository with `imageTagMutability: IMMUTABLE` behaves: a
+   * manifest PUT by tag (not by digest) to a tag the registry already holds gets ECR's
+   * `400 TAG_INVALID` ("... cannot be overwritten because the repository is immutable"),
+   * whatever the manifest; a PUT to a new tag, or by digest, is forwarded, and other methods
+   * go on to the next rule. Only refused PUTs count as hits; `times` does not apply.
+   */
+  | { kind: 'immutable-tags' };
 
 export interface FaultRule {
   /** Shown in the event log. */
@@ -80,7 +89,10 @@ export interface Gauge {
 }
 
 export interface ProxyEvent {
+  /** When the event was recorded: the answer sent (or the fault applied). */
   at: number;
+  /** When the request arrived at the proxy (its headers were read). */
+  started: number;
   method: string;
   path: string;
   /** Status sent to the client; 0 when the connection was reset or stalled before a status. */
@@ -112,6 +124,14 @@ export interface FaultProxyOptions {
   keyFile: string;
   /** Appends one line per event here (method, path, status, rule; never headers). */
   logFile?: string;
+  /** Address to listen on (default 127.0.0.1), e.g. the address a host name resolves to. */
+  listenHost?: string;
+  /**
+   * The name the registry's certificate is checked against (default: the client's Host
+   * header). Set it (e.g. to `localhost`) when the proxy serves a name the registry's own
+   * certificate does not carry.
+   */
+  upstreamName?: string;
 }
 
 /** `/v2/<repo>/(manifests|blobs|tags)/...` gives `<repo>`. */
@@ -122,6 +142,14 @@ export function repoOf(p: string): string {
 
 /** Path prefix of the proxy's stand-in for presigned blob URLs (see the `redirect` fault). */
 export const REDIRECTED = '/__redirected';
+
+/** Every manifest type, for the immutable-tags check (a HEAD must find a tag of any type). */
+const IMMUTABLE_ACCEPT = [
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+].join(', ');
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding'];
 
@@ -173,8 +201,11 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       const m = s.rule.method;
       if (m !== undefined && ![m].flat().includes(req.method ?? '')) continue;
       if (!s.rule.path.test(p)) continue;
-      // These two decide per request whether the fault applies (a rate, or a body long enough to cut).
-      if (s.rule.fault.kind === 'rate-limit' || s.rule.fault.kind === 'reset-upload') return s;
+      // Immutable tags concern manifest PUTs only: other requests go on to the next rule.
+      if (s.rule.fault.kind === 'immutable-tags' && req.method !== 'PUT') continue;
+      // These decide per request whether the fault applies (a rate, a body long enough to cut,
+      // a tag that exists).
+      if (s.rule.fault.kind === 'rate-limit' || s.rule.fault.kind === 'reset-upload' || s.rule.fault.kind === 'immutable-tags') return s;
       if (s.rule.times !== undefined && s.hits >= s.rule.times) continue;
       return s;
     }
@@ -182,6 +213,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   };
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const started = Date.now();
     const p = new URL(req.url ?? '/', 'https://x').pathname;
     const method = req.method ?? 'GET';
     const state = match(req, p);
@@ -197,13 +229,13 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         state.passed++;
         fault = undefined;
       }
-    } else if (state && fault?.kind !== 'reset-upload') {
+    } else if (state && fault?.kind !== 'reset-upload' && fault?.kind !== 'immutable-tags') {
       state.hits++;
     }
     const ruleName = fault ? state?.rule.name : undefined;
 
     if (fault?.kind === 'reset') {
-      record({ method, path: p, status: 0, rule: ruleName });
+      record({ started, method, path: p, status: 0, rule: ruleName });
       reset(req.socket);
       return;
     }
@@ -212,7 +244,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       req.resume();
       res.writeHead(307, { 'Location': location, 'Content-Length': 0 });
       res.end();
-      record({ method, path: p, status: 307, rule: ruleName });
+      record({ started, method, path: p, status: 307, rule: ruleName });
       return;
     }
     if (fault?.kind === 'status') {
@@ -222,7 +254,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         const body = f.body ?? JSON.stringify({ errors: [{ code: f.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', message: `injected ${f.status}` }] });
         res.writeHead(f.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...f.headers });
         res.end(body);
-        record({ method, path: p, status: f.status, rule: ruleName });
+        record({ started, method, path: p, status: f.status, rule: ruleName });
       });
       return;
     }
@@ -242,6 +274,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         port: opts.upstreamPort(),
         method,
         agent,
+        ...(opts.upstreamName ? { servername: opts.upstreamName } : {}),
         path: p.startsWith(REDIRECTED) ? p.slice(REDIRECTED.length) : req.url,
         headers: stripHopByHop(req.headers),
       }, upRes => {
@@ -253,7 +286,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         if (!bodyFault) {
           res.writeHead(status, headers);
           upRes.pipe(res);
-          upRes.once('end', () => record({ method, path: p, status }));
+          upRes.once('end', () => record({ started, method, path: p, status }));
           return;
         }
         switch (bodyFault.kind) {
@@ -267,14 +300,14 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
               sent += part.length;
               if (sent >= limit) {
                 upRes.destroy();
-                res.write(part, () => { record({ method, path: p, status: 0, rule: ruleName }); reset(req.socket); });
+                res.write(part, () => { record({ started, method, path: p, status: 0, rule: ruleName }); reset(req.socket); });
               } else {
                 res.write(part);
               }
             });
             upRes.once('end', () => {
               // A body shorter than the cut passes whole.
-              if (sent < limit) { res.end(); record({ method, path: p, status, rule: `${ruleName} (body shorter than the cut)` }); }
+              if (sent < limit) { res.end(); record({ started, method, path: p, status, rule: `${ruleName} (body shorter than the cut)` }); }
             });
             break;
           }
@@ -282,7 +315,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
             res.writeHead(status, headers);
             res.flushHeaders();
             upRes.destroy();
-            record({ method, path: p, status: 0, rule: ruleName });
+            record({ started, method, path: p, status: 0, rule: ruleName });
             break;
           case 'corrupt':
           case 'trickle': {
@@ -295,7 +328,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
                 // Flip every bit of the middle byte: same length, different digest.
                 if (body.length > 0) body[Math.floor(body.length / 2)] = 255 - body[Math.floor(body.length / 2)];
                 res.end(body);
-                record({ method, path: p, status, rule: ruleName });
+                record({ started, method, path: p, status, rule: ruleName });
                 return;
               }
               const step = Math.max(1, Math.floor(bodyFault.bytesPerSecond / 10));
@@ -307,7 +340,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
                 if (off >= body.length) {
                   clearInterval(t); timers.delete(t);
                   res.end();
-                  record({ method, path: p, status, rule: ruleName });
+                  record({ started, method, path: p, status, rule: ruleName });
                 }
               }, 100);
               timers.add(t);
@@ -320,7 +353,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         }
       });
       upReq.on('error', err => {
-        record({ method, path: p, status: 502, rule: `upstream error: ${err.message}` });
+        record({ started, method, path: p, status: 502, rule: `upstream error: ${err.message}` });
         if (!res.headersSent) {
           res.writeHead(502, { 'Content-Type': 'text/plain' });
           res.end('fault proxy: upstream error\n');
@@ -331,6 +364,52 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       reqBody.pipe(upReq);
     };
 
+    if (fault?.kind === 'immutable-tags') {
+      const m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(p);
+      const rs = state!;
+      if (!m || /^[a-z0-9]+:[a-f0-9]{32,}$/.test(m[2])) {
+        fault = undefined;
+        forward(req);
+        return;
+      }
+      const [, repo, tag] = m;
+      // Hold the (small) manifest back while the registry is asked whether the tag exists, with
+      // the client's own credentials; a 401 (no credentials yet) is left to the registry to answer.
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.once('end', () => {
+        const head = https.request({
+          host: '127.0.0.1',
+          port: opts.upstreamPort(),
+          method: 'HEAD',
+          agent,
+          ...(opts.upstreamName ? { servername: opts.upstreamName } : {}),
+          path: `/v2/${repo}/manifests/${tag}`,
+          headers: { ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), accept: IMMUTABLE_ACCEPT, host: req.headers.host ?? '' },
+        }, headRes => {
+          headRes.resume();
+          if (headRes.statusCode === 200) {
+            rs.hits++;
+            const body = JSON.stringify({ errors: [{ code: 'TAG_INVALID', message: `The image tag '${tag}' already exists in the '${repo}' repository and cannot be overwritten because the repository is immutable.` }] });
+            res.writeHead(400, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+            res.end(body);
+            record({ started, method, path: p, status: 400, rule: ruleName });
+            return;
+          }
+          fault = undefined;
+          const pass = new PassThrough();
+          forward(pass);
+          pass.end(Buffer.concat(chunks));
+        });
+        head.on('error', err => {
+          record({ started, method, path: p, status: 502, rule: `immutable-tags check failed: ${err.message}` });
+          res.writeHead(502, { 'Content-Type': 'text/plain' });
+          res.end('fault proxy: upstream error\n');
+        });
+        head.end();
+      });
+      return;
+    }
     if (fault?.kind === 'reset-upload') {
       // The body is held back until `afterBytes` arrived; then, while the rule has hits left,
       // the connection is reset. A body that ends sooner (e.g. a small config blob), or one
@@ -354,7 +433,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
         decided = true;
         if (rs.rule.times === undefined || rs.hits < rs.rule.times) {
           rs.hits++;
-          record({ method, path: p, status: 0, rule: ruleName });
+          record({ started, method, path: p, status: 0, rule: ruleName });
           reset(req.socket);
           return;
         }
@@ -385,12 +464,13 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     t.on('error', () => raw.destroy());
     httpServer.emit('connection', t);
   });
-  await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()));
+  const listenHost = opts.listenHost ?? '127.0.0.1';
+  await new Promise<void>(r => server.listen(0, listenHost, () => r()));
   const port = (server.address() as net.AddressInfo).port;
 
   return {
     port,
-    host: `127.0.0.1:${port}`,
+    host: `${listenHost}:${port}`,
     events,
     rule(rule: FaultRule): RuleHandle {
       const s: RuleState = { rule, hits: 0, passed: 0, window: [] };

@@ -1,7 +1,10 @@
 // An HTTPS_PROXY (CONNECT-only) that sends every `*.dkr.ecr.<region>.amazonaws.com:443` tunnel
 // to the local ECR-style registry, other named hosts (e.g. Docker Hub's registry-1.docker.io) to
 // the local registries standing in for them, passes loopback targets through, refuses
-// everything else, and records each CONNECT target.
+// everything else, and records each CONNECT target. Host names match case-insensitively, as
+// DNS names do. ECR Public's registry (public.ecr.aws) goes where Docker Hub's goes (both are
+// the bearer-token, anonymous-pull kind) unless it is routed elsewhere; `route()` adds or
+// overrides a host:443 target at run time.
 import * as http from 'http';
 import * as net from 'net';
 
@@ -11,14 +14,23 @@ export interface ConnectProxy {
   /** Every CONNECT target asked for, in order, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com:443`. */
   readonly connects: string[];
   readonly refused: string[];
+  /** Sends tunnels to `host:443` to 127.0.0.1:`port` from now on (before any other rule). */
+  route(host: string, port: number): void;
   close(): Promise<void>;
 }
 
-const ECR_HOST = /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$/;
+const ECR_HOST = /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$/i;
+
+/** ECR Public's registry host. */
+export const PUBLIC_ECR_HOST = 'public.ecr.aws';
+
+/** Hosts served by another host's stand-in when they have none of their own. */
+const SAME_AS: Record<string, string> = { [PUBLIC_ECR_HOST]: 'registry-1.docker.io' };
 
 export async function startConnectProxy(ecrRegistryPort: () => number, hostPorts: () => Record<string, number> = () => ({})): Promise<ConnectProxy> {
   const connects: string[] = [];
   const refused: string[] = [];
+  const routes = new Map<string, number>();
   const sockets = new Set<net.Socket>();
   const server = http.createServer((_req, res) => {
     res.writeHead(405, { 'Content-Type': 'text/plain' });
@@ -31,11 +43,13 @@ export async function startConnectProxy(ecrRegistryPort: () => number, hostPorts
     client.on('close', () => sockets.delete(client));
     client.on('error', () => client.destroy());
     const i = target.lastIndexOf(':');
-    const host = target.slice(0, i);
+    const host = target.slice(0, i).toLowerCase();
     const port = Number(target.slice(i + 1));
     let to: { host: string; port: number } | undefined;
-    const stand = hostPorts()[host];
-    if (ECR_HOST.test(host) && port === 443) to = { host: '127.0.0.1', port: ecrRegistryPort() };
+    const stands = Object.fromEntries(Object.entries(hostPorts()).map(([h, p]) => [h.toLowerCase(), p]));
+    const stand = stands[host] ?? (SAME_AS[host] !== undefined ? stands[SAME_AS[host]] : undefined);
+    if (routes.has(host) && port === 443) to = { host: '127.0.0.1', port: routes.get(host)! };
+    else if (ECR_HOST.test(host) && port === 443) to = { host: '127.0.0.1', port: ecrRegistryPort() };
     else if (stand !== undefined && port === 443) to = { host: '127.0.0.1', port: stand };
     else if (host === '127.0.0.1' || host === 'localhost') to = { host: '127.0.0.1', port };
     if (!to) {
@@ -60,6 +74,7 @@ export async function startConnectProxy(ecrRegistryPort: () => number, hostPorts
     url: `http://127.0.0.1:${port}`,
     connects,
     refused,
+    route: (host, p) => { routes.set(host.toLowerCase(), p); },
     close: () => new Promise(r => {
       for (const s of sockets) s.destroy();
       server.closeAllConnections();
