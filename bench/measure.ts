@@ -14,7 +14,8 @@ export const OUT = path.join(BENCH_DIR, 'out');
 export const TOOL = path.join(OUT, 'bin', 'benchtool');
 
 /** The copiers under test, and `floor`: the bare transfer (bench/tool/floor.go), a reference. */
-export type CopierName = 'ours' | 'upstream' | 'skopeo' | 'floor';
+/** `base` is ours built at an earlier revision (BENCH_BASE), to compare two builds in one run. */
+export type CopierName = 'ours' | 'base' | 'upstream' | 'skopeo' | 'floor';
 export const COPIERS: CopierName[] = ['ours', 'upstream', 'skopeo'];
 
 /** Where containers/image keeps its blob-info cache when running as root. */
@@ -110,6 +111,8 @@ export interface World {
   certDir: string;
   awsEnv: Record<string, string>;
   ourBin: string;
+  /** Ours at BENCH_BASE's revision, when set. */
+  baseBin?: string;
   upstreamBin: string;
   home: string;
   user: string;
@@ -222,6 +225,14 @@ export function sleep(ms: number): Promise<void> {
   return new Promise(r => setTimeout(r, ms));
 }
 
+/** The bootstrap a handler copier runs. */
+function handlerBin(w: World, copier: CopierName): string {
+  if (copier === 'ours') return w.ourBin;
+  if (copier === 'upstream') return w.upstreamBin;
+  if (copier === 'base' && w.baseBin) return w.baseBin;
+  throw new Error(`no bootstrap for copier ${copier}`);
+}
+
 /**
  * Runs one copier on job and measures it: registry CPU around the run, the destination's
  * access log since the run started, the copier's process figures.
@@ -270,7 +281,7 @@ export async function measure(w: World, caseId: string, copier: CopierName, run:
       });
       Object.assign(sample, { wallMs: r.wallMs, cpuSec: r.cpuSec, maxRssKiB: NaN, tmpBytes: 0, ok: true });
     } else {
-      const bin = opts.bin ?? (copier === 'ours' ? w.ourBin : w.upstreamBin);
+      const bin = opts.bin ?? handlerBin(w, copier);
       const r = await runHandler(w, bin, job, {
         requestType: opts.requestType ?? 'Create', physicalId: opts.physicalId, pprofDir: opts.pprofDir, log, timeoutSec: opts.timeoutSec,
       });

@@ -50,7 +50,7 @@ export function stat(xs: number[]): Stat {
   return { median, min: v[0], max: v[v.length - 1], n: v.length };
 }
 
-const COPIER_LABEL: Record<CopierName, string> = { ours: 'ours', upstream: 'upstream 4.2.65', skopeo: 'skopeo 1.9', floor: '*floor* (bare transfer)' };
+const COPIER_LABEL: Record<CopierName, string> = { ours: 'ours', base: 'ours at BENCH_BASE', upstream: 'upstream 4.2.65', skopeo: 'skopeo 1.9', floor: '*floor* (bare transfer)' };
 
 function caseLabels(scale: number): Record<string, string> {
   const mib = (n: number) => {
@@ -131,7 +131,7 @@ export function render(r: Report): string {
   L.push('| case | copier | wall s | vs upstream | vs skopeo | CPU s | vs upstream | peak RSS MiB | /tmp | dest requests | src CPU s | dest CPU s |');
   L.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const c of cases) {
-    for (const copier of ['ours', 'upstream', 'skopeo', 'floor'] as CopierName[]) {
+    for (const copier of ['ours', 'base', 'upstream', 'skopeo', 'floor'] as CopierName[]) {
       const all = by(c, copier);
       if (all.length === 0) continue;
       const good = all.filter(s => s.ok);
@@ -152,6 +152,7 @@ export function render(r: Report): string {
         `${fmtMiB(rss.median)} | ${bytes(tmp.max)} | ${req} | ${fix2(srcCpu.median)} | ${fix2(dstCpu.median)} |`);
     }
   }
+  L.push(...renderAgainstBase(r, cases, labels));
   L.push(...renderSameRegistry(r));
   const failures = r.samples.filter(s => !s.ok);
   if (failures.length) {
@@ -281,6 +282,26 @@ function exact(n: number): string {
  * Case 9's own section: the same-registry copy next to the cross-registry one measured in the same
  * run, with the blob bytes each moved (from the registries' access logs, bench/traffic.ts).
  */
+/**
+ * With BENCH_BASE: ours against its own earlier build, case by case, from the same interleaved
+ * runs. The last two columns are the figures a change must keep: each build's ratio to upstream.
+ */
+function renderAgainstBase(r: Report, cases: string[], labels: Record<string, string>): string[] {
+  if (!r.samples.some(s => s.copier === 'base')) return [];
+  const med = (c: string, copier: CopierName, f: (s: Sample) => number) =>
+    stat(r.samples.filter(s => s.case === c && s.copier === copier && s.ok).map(f)).median;
+  const L = ['', `## Ours against ${r.meta.versions.base ?? 'BENCH_BASE'}`, '',
+    '| case | wall: ours / base | CPU: ours / base | wall vs upstream: ours | wall vs upstream: base |', '|---|---|---|---|---|'];
+  for (const c of cases) {
+    if (!r.samples.some(s => s.case === c && s.copier === 'base')) continue;
+    const wall = (k: CopierName) => med(c, k, s => s.wallMs);
+    const cpu = (k: CopierName) => med(c, k, s => s.cpuSec);
+    L.push(`| ${labels[c]} | ${fmtRatio(wall('ours'), wall('base'))} | ${fmtRatio(cpu('ours'), cpu('base'))} | ` +
+      `${fmtRatio(wall('ours'), wall('upstream'))} | ${fmtRatio(wall('base'), wall('upstream'))} |`);
+  }
+  return L;
+}
+
 export function renderSameRegistry(r: Pick<Report, 'samples' | 'cfg'>): string[] {
   const rows = r.samples.filter(s => s.case === '9' || s.case === '9x');
   if (rows.length === 0) return [];

@@ -34,6 +34,16 @@ TAGS="$(tr -s ' \n' ' ' < lambda/build-tags.txt)"
 (cd lambda && CGO_ENABLED=0 go build -trimpath -tags "$TAGS benchpprof" -overlay "$ROOT/bench/out/overlay.json" \
   -o "$ROOT/bench/out/bin/bootstrap-pprof" .)
 
+# BENCH_BASE=REV: ours at an earlier revision, built from that revision's own lambda/ (its
+# go.mod, build tags and build script), runs as the copier `base` beside today's build.
+if [ -n "${BENCH_BASE:-}" ]; then
+  say "building ours at $BENCH_BASE (bench/out/bin/bootstrap-base)"
+  rm -rf bench/out/base-src && mkdir -p bench/out/base-src
+  git archive "$BENCH_BASE" lambda | tar -x -C bench/out/base-src
+  OUT="$ROOT/bench/out/base-bin" bash bench/out/base-src/lambda/build.sh
+  cp bench/out/base-bin/amd64/bootstrap bench/out/bin/bootstrap-base
+fi
+
 # Upstream's published handler, packed the same way test/upstream.ts does it. Case 9 alone
 # (BENCH_CASES=9: the same-registry copy) measures ours and skopeo only, and needs no npm.
 UPSTREAM_VERSION="$(sed -n "s/^export const UPSTREAM_VERSION = '\(.*\)';/\1/p" test/upstream.ts)"

@@ -8,7 +8,9 @@
 // same-registry case and needs no upstream handler), BENCH_PROFILE=0 (skip the
 // pprof runs), BENCH_RESULTS (output file; default bench/RESULTS.md for a full run, else
 // bench/out/RESULTS.partial.md), BENCH_LOG_LEVEL (handlers' LOG_LEVEL). `--render` rewrites RESULTS.md from
-// bench/out/results.json without running anything.
+// bench/out/results.json without running anything. BENCH_BASE (a git revision; run.sh builds ours
+// at that revision into bench/out/bin/bootstrap-base) adds that build as the copier `base`, in the
+// same rotation, so a change of ours is measured against its own before in one run.
 import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -38,7 +40,8 @@ const cfg = {
 /** A full run has cases 1 to 8 (case 9 was added later; runs without it stay full). */
 const isFull = (c: { scale: number; cases: string[]; runs: number }) =>
   c.scale === 1 && c.runs >= 3 && ['1', '2', '3', '4', '5', '6', '7', '8'].every(k => c.cases.includes(k));
-const fullRun = isFull(cfg);
+// A run against BENCH_BASE answers one question about one change: it never replaces the reference figures.
+const fullRun = isFull(cfg) && !process.env.BENCH_BASE;
 /** Every case but 9 measures upstream's handler. */
 const needsUpstream = cfg.cases.some(c => c !== '9');
 const resultsFile = process.env.BENCH_RESULTS ?? (fullRun ? path.join(BENCH_DIR, 'RESULTS.md') : path.join(OUT, 'RESULTS.partial.md'));
@@ -50,6 +53,12 @@ const UPSTREAM_DIR = path.join(REPO_ROOT, '.tools', `upstream-${UPSTREAM_VERSION
 const UPSTREAM_BIN = path.join(UPSTREAM_DIR, 'package', 'lambda-bin', 'bootstrap');
 const OUR_BIN = path.join(REPO_ROOT, 'lambda-bin', 'amd64', 'bootstrap');
 const PPROF_BIN = path.join(OUT, 'bin', 'bootstrap-pprof');
+const BASE_REV = process.env.BENCH_BASE;
+const BASE_BIN = BASE_REV ? path.join(OUT, 'bin', 'bootstrap-base') : undefined;
+/** Every copier of this run: with BENCH_BASE, ours at that revision too. */
+const RUN_COPIERS: CopierName[] = BASE_BIN ? [...COPIERS, 'base'] : COPIERS;
+/** The handlers (bootstraps) of this run. */
+const HANDLERS: CopierName[] = BASE_BIN ? ['ours', 'base', 'upstream'] : ['ours', 'upstream'];
 
 const sz = (n: number) => Math.max(4 * KiB, Math.round(n * cfg.scale));
 const want = (c: string) => cfg.cases.includes(c);
@@ -88,7 +97,7 @@ async function main(): Promise<void> {
   }
   fs.rmSync(WORLD, { recursive: true, force: true });
   fs.mkdirSync(path.join(WORLD, 'home'), { recursive: true });
-  for (const f of [OUR_BIN, ...(needsUpstream ? [UPSTREAM_BIN] : []), path.join(OUT, 'bin', 'benchtool')]) {
+  for (const f of [OUR_BIN, ...(BASE_BIN ? [BASE_BIN] : []), ...(needsUpstream ? [UPSTREAM_BIN] : []), path.join(OUT, 'bin', 'benchtool')]) {
     if (!fs.existsSync(f)) throw new Error(`${f} is missing: run bench/run.sh`);
   }
   const loadStart = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -112,6 +121,7 @@ async function main(): Promise<void> {
     certDir: pki.certDir,
     awsEnv: { ...DUMMY_AWS, AWS_DEFAULT_REGION: DUMMY_AWS.AWS_REGION, AWS_ENDPOINT_URL: moto.endpoint },
     ourBin: OUR_BIN,
+    baseBin: BASE_BIN,
     upstreamBin: UPSTREAM_BIN,
     home: path.join(WORLD, 'home'),
     user,
@@ -181,7 +191,7 @@ async function main(): Promise<void> {
 
     /** Fresh copies (destination wiped first), each optionally followed by a re-run into the same tag. */
     const freshRuns = async (caseId: string, rerunId: string | undefined, job: Job, repo: string,
-      check: (m: { digest: string; json: any }) => string | undefined, copiers: CopierName[] = COPIERS, timeoutSec?: number, floor = false) => {
+      check: (m: { digest: string; json: any }) => string | undefined, copiers: CopierName[] = RUN_COPIERS, timeoutSec?: number, floor = false) => {
       for (let r = 0; r < cfg.runs; r++) {
         // The floor (a reference, not a copier) takes its turn in the rotation too.
         for (const copier of rotate([...copiers, ...(floor ? ['floor' as CopierName] : [])], r)) {
@@ -219,14 +229,14 @@ async function main(): Promise<void> {
     if (want('1') || want('2')) {
       log('case 1 (fresh 3-layer copy) and case 2 (re-run into the same tag)');
       const job = jobTo('1', { src: `docker://${src.host}/bench/img3:v1` });
-      await freshRuns('1', want('2') ? '2' : undefined, job, destRepo('1'), digestIs(img3.digest), COPIERS, undefined, true);
+      await freshRuns('1', want('2') ? '2' : undefined, job, destRepo('1'), digestIs(img3.digest), RUN_COPIERS, undefined, true);
       if (want('1')) await profileRun('1', job);
       if (want('2')) await profileRun('2', job, true);
     }
     if (want('3')) {
       log('case 3 (two-arch index, CopyImageIndex: fresh, then re-run)');
       const job = jobTo('3', { src: `docker://${src.host}/bench/multi:v1`, copyImageIndex: true });
-      await freshRuns('3', '3r', job, destRepo('3'), digestIs(indexDigest), COPIERS, undefined, true);
+      await freshRuns('3', '3r', job, destRepo('3'), digestIs(indexDigest), RUN_COPIERS, undefined, true);
       await profileRun('3', job);
     }
     if (want('4')) {
@@ -238,26 +248,26 @@ async function main(): Promise<void> {
     if (want('5')) {
       log('case 5 (S3 docker-save archive; skopeo reads the same archive as a local file)');
       const job = jobTo('5', { src: 's3://bench/img3.tar', skopeoSrc: `docker-archive:${img3.savePath}` });
-      await freshRuns('5', undefined, job, destRepo('5'), configIs(img3.configDigest), COPIERS, 600);
+      await freshRuns('5', undefined, job, destRepo('5'), configIs(img3.configDigest), RUN_COPIERS, 600);
       await profileRun('5', job);
       // The same archive from the bench's own S3 stand-in (ranged GETs served from a file), to
       // tell moto's cost from ours.
       const saved = w.awsEnv.AWS_ENDPOINT_URL;
       w.awsEnv.AWS_ENDPOINT_URL = staticS3!.endpoint;
-      await freshRuns('5s', undefined, job, destRepo('5'), configIs(img3.configDigest), ['ours', 'upstream'], 600);
+      await freshRuns('5s', undefined, job, destRepo('5'), configIs(img3.configDigest), HANDLERS, 600);
       await profileRun('5s', job);
       w.awsEnv.AWS_ENDPOINT_URL = saved;
     }
     if (want('6')) {
       log('case 6 (one 1 GiB layer)');
       const job = jobTo('6', { src: `docker://${src.host}/bench/big:v1` });
-      await freshRuns('6', undefined, job, destRepo('6'), digestIs(big!.digest), COPIERS, undefined, true);
+      await freshRuns('6', undefined, job, destRepo('6'), digestIs(big!.digest), RUN_COPIERS, undefined, true);
       await profileRun('6', job);
     }
     if (want('7')) {
       log('case 7 (20 small layers)');
       const job = jobTo('7', { src: `docker://${src.host}/bench/many:v1` });
-      await freshRuns('7', undefined, job, destRepo('7'), digestIs(many!.digest), COPIERS, undefined, true);
+      await freshRuns('7', undefined, job, destRepo('7'), digestIs(many!.digest), RUN_COPIERS, undefined, true);
       await profileRun('7', job);
     }
     if (want('9')) {
@@ -299,9 +309,9 @@ async function main(): Promise<void> {
     if (want('8')) {
       log(`case 8 (cold init: exec to first Runtime API poll, ${cfg.coldRuns} runs each)`);
       for (let r = 0; r < cfg.coldRuns; r++) {
-        for (const copier of rotate<CopierName>(['ours', 'upstream'], r)) {
+        for (const copier of rotate<CopierName>(HANDLERS, r)) {
           const res = await tool<LambdaResult>('lambda', {
-            bin: copier === 'ours' ? OUR_BIN : UPSTREAM_BIN,
+            bin: copier === 'ours' ? OUR_BIN : copier === 'base' ? BASE_BIN! : UPSTREAM_BIN,
             env: { SSL_CERT_FILE: pki.caCert, ...w.awsEnv },
             event: {},
             cold: true,
@@ -361,6 +371,7 @@ function collectMeta(loadStart: string, seconds: number, notes: string[]): Meta 
     machine: { model, cores, memGiB: memKiB / 1024 / 1024, kernel: sh('uname', ['-r']), os: osRelease, loadStart, loadEnd: fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') },
     versions: {
       ours: `${rev}${dirty ? ' + uncommitted lambda/ changes' : ''}, ${goOf(OUR_BIN)}`,
+      ...(BASE_BIN ? { base: `ours at ${sh('git', ['-C', REPO_ROOT, 'rev-parse', '--short', BASE_REV!])} (BENCH_BASE=${BASE_REV}), ${goOf(BASE_BIN)}` } : {}),
       upstream: `cdk-ecr-deployment@${UPSTREAM_VERSION} (npm), ${goOf(UPSTREAM_BIN)}`,
       skopeo: sh('skopeo', ['--version']).replace(/^skopeo version /, ''),
       registry: sh('docker-registry', ['--version']).split(' ').slice(-1)[0],
