@@ -91,6 +91,9 @@ export function parseEcrHost(host: string, opts: ParseEcrHostOptions = {}): EcrH
   return undefined;
 }
 
+/** ECR Public's registry hosts (public.ecr.aws and its dual-stack name). */
+export const ECR_PUBLIC_HOSTS: readonly string[] = RULES.ecr.publicHosts.map(h => h.host);
+
 /** The ARN partition of a literal region (`aws` for a region no partition claims). */
 export function partitionOfRegion(region: string): string {
   return partitionOf(region, '').id;
@@ -163,7 +166,7 @@ export function retryProblem(values: { [field: string]: number }): { field: stri
       return { field: k, message: `unknown field ${JSON.stringify(k)}; allowed: ${RETRY_FIELDS.join(', ')}` };
     }
     if (typeof v !== 'number' || Number.isNaN(v) || v < f.min) {
-      return { field: k, message: `${k} must be at least ${f.min}, got ${JSON.stringify(v)}` };
+      return { field: k, message: `${k} must be a number of at least ${f.min}, got ${typeof v === 'number' ? v : JSON.stringify(v)}` };
     }
     if (f.max !== undefined && v > f.max) {
       return { field: k, message: `${k} of ${v} is too large (at most ${f.max})` };

@@ -13,14 +13,14 @@ test('every table has cases', () => {
 });
 
 describe('ECR registry hosts', () => {
-  test.each(cases.ecrHost.map((c: any) => [c.host, c.want]))('%s', (host: string, want: any) => {
+  test.each<[string, any]>(cases.ecrHost.map((c: any) => [c.host, c.want]))('%s', (host: string, want: any) => {
     const got = parseEcrHost(host);
     expect(got === undefined ? null : { partition: undefined, ...got }).toEqual(want);
   });
 });
 
 describe('platforms', () => {
-  test.each(cases.platform.map((c: any) => [c.in, c.want, c.known]))('%j', (s: string, want: any, known: boolean) => {
+  test.each<[string, any, boolean]>(cases.platform.map((c: any) => [c.in, c.want, c.known]))('%j', (s: string, want: any, known: boolean) => {
     const got = parsePlatform(s);
     expect(got ?? null).toEqual(want);
     if (got) {
@@ -30,13 +30,13 @@ describe('platforms', () => {
 });
 
 describe('tags', () => {
-  test.each(cases.tag.map((c: any) => [c.in, c.valid]))('%j', (tag: string, valid: boolean) => {
+  test.each<[string, boolean]>(cases.tag.map((c: any) => [c.in, c.valid]))('%j', (tag: string, valid: boolean) => {
     expect(isValidTag(tag)).toBe(valid);
   });
 });
 
 describe('retry fields', () => {
-  test.each(cases.retry.map((c: any) => [c.in, c.valid, c.field ?? '']))('%j', (values: any, valid: boolean, field: string) => {
+  test.each<[any, boolean, string]>(cases.retry.map((c: any) => [c.in, c.valid, c.field ?? '']))('%j', (values: any, valid: boolean, field: string) => {
     const got = retryProblem(values);
     expect(got === undefined).toBe(valid);
     expect(got?.field ?? '').toBe(field);
@@ -44,7 +44,7 @@ describe('retry fields', () => {
 });
 
 describe('S3 key/ref candidates', () => {
-  test.each(cases.s3KeyCandidates.map((c: any) => [c.in, c.want]))('%j', (keyAndRef: string, want: any) => {
+  test.each<[string, any]>(cases.s3KeyCandidates.map((c: any) => [c.in, c.want]))('%j', (keyAndRef: string, want: any) => {
     expect(s3KeyCandidates(keyAndRef)).toEqual(want);
   });
 });

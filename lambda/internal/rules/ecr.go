@@ -114,3 +114,6 @@ func PartitionOfRegion(region string) string {
 	p, _ := partitionOf(region, "")
 	return p.ID
 }
+
+// ECRPublicRegion is the only region serving ecr-public:GetAuthorizationToken.
+func ECRPublicRegion() string { return rb.ECR.PublicRegion }

@@ -43,7 +43,7 @@ func RetryProblem(values map[string]float64) (field string, err error) {
 		f, v := rb.Retry.Fields[i], values[k]
 		switch {
 		case v < f.Min:
-			return k, fmt.Errorf("%s must be at least %v, got %v", k, f.Min, v)
+			return k, fmt.Errorf("%s must be a number of at least %v, got %v", k, f.Min, v)
 		case f.Max != nil && v > *f.Max:
 			return k, fmt.Errorf("%s of %v is too large (at most %v)", k, v, *f.Max)
 		case f.Integer && v != float64(int64(v)):

@@ -103,3 +103,6 @@ func ValidTag(s string) bool { return rb.tag.MatchString(s) }
 
 // TagPattern is the tag grammar, for messages.
 func TagPattern() string { return rb.Tag.Pattern }
+
+// TagRegexp is the compiled tag grammar.
+func TagRegexp() *regexp.Regexp { return rb.tag }
