@@ -26,7 +26,8 @@ export const PUBLIC_ECR_HOST = ECR_PUBLIC_HOSTS[0];
 /** Hosts served by another host's stand-in when they have none of their own. */
 const SAME_AS: Record<string, string> = Object.fromEntries(ECR_PUBLIC_HOSTS.map(h => [h, 'registry-1.docker.io']));
 
-const isEcrHost = (host: string) => parseEcrHost(host)?.kind === 'private';
+/** Whether host is an ECR registry of any form the rulebook knows; every proxy of the harness routes by this. */
+export const isEcrHost = (host: string): boolean => parseEcrHost(host)?.kind === 'private';
 
 export async function startConnectProxy(ecrRegistryPort: () => number, hostPorts: () => Record<string, number> = () => ({})): Promise<ConnectProxy> {
   const connects: string[] = [];
