@@ -2,6 +2,7 @@ package rules
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -33,7 +34,7 @@ type privateHost struct {
 func hostPattern(form string, b *book) string {
 	var suffixes []string
 	for _, p := range b.ECR.Partitions {
-		if q := regexp.QuoteMeta(p.DNSSuffix); !contains(suffixes, q) {
+		if q := regexp.QuoteMeta(p.DNSSuffix); !slices.Contains(suffixes, q) {
 			suffixes = append(suffixes, q)
 		}
 	}
@@ -44,15 +45,6 @@ func hostPattern(form string, b *book) string {
 		regexp.QuoteMeta("{dnsSuffix}"), "(?P<dnsSuffix>"+strings.Join(suffixes, "|")+")",
 	)
 	return "^" + r.Replace(regexp.QuoteMeta(form)) + "$"
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ParseECRHost reports whether host (without a port) is an ECR or ECR Public

@@ -48,10 +48,16 @@ type cases struct {
 	} `json:"s3KeyCandidates"`
 }
 
+func loadCases() (cases, error) {
+	var c cases
+	err := json.Unmarshal(casesJSON, &c)
+	return c, err
+}
+
 func load(t *testing.T) cases {
 	t.Helper()
-	var c cases
-	if err := json.Unmarshal(casesJSON, &c); err != nil {
+	c, err := loadCases()
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(c.ECRHost) == 0 || len(c.Platform) == 0 || len(c.Tag) == 0 || len(c.Retry) == 0 || len(c.S3KeyCandidates) == 0 {
