@@ -338,7 +338,9 @@ function validateProps(props: ECRDeploymentProps): string[] {
     }
     // Upstream sends [''] as no ImageArch at all; so do we (the join is empty).
     const archs = props.imageArch.length === 1 && props.imageArch[0] === '' ? [] : props.imageArch;
-    archs.forEach(a => warnings.push(validateArch('imageArch', a) ?? ''));
+    // The handler splits ImageArch at ',' and trims, so 'amd64, arm64' in one entry is two.
+    archs.flatMap(a => (Token.isUnresolved(a) ? [a] : a.split(',').map(p => p.trim())))
+      .forEach(a => warnings.push(validateArch('imageArch', a) ?? ''));
     if (new Set(props.imageArch).size !== props.imageArch.length) {
       throw new Error(`ECRDeployment: imageArch: duplicate architecture in ${JSON.stringify(props.imageArch)}`);
     }

@@ -66,7 +66,7 @@ describe('ECR hosts of every partition get scoped permissions in their own parti
 describe('architecture strings as upstream accepts them', () => {
   const warnings = (stack: Stack) => Annotations.fromStack(stack).findWarning('*', Match.anyValue()).map(w => String(w.entry.data));
 
-  test.each([['arm/v7'], ['arm64/v8'], ['linux/arm64'], ['linux/arm/v6'], ['amd64/v3'], ['freebsd/amd64'], ['amd64', 'arm/v7', 'linux/arm64/v8']])(
+  test.each([['arm/v7'], ['arm64/v8'], ['linux/arm64'], ['linux/arm/v6'], ['amd64/v3'], ['freebsd/amd64'], ['amd64', 'arm/v7', 'linux/arm64/v8'], ['amd64, arm64']])(
     'known %j: synthesizes without a warning', (...imageArch: string[]) => {
       const { stack, template } = synth({ imageArch });
       template.hasResourceProperties('Custom::CDKECRDeployment', { ImageArch: imageArch.join(',') });
