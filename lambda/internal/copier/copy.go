@@ -573,7 +573,7 @@ func (c *Copier) putTags(ctx context.Context, destNamed reference.Named, sys *ty
 			pl, _ := props.ParsePlatform(a)
 			d, ok := childFor(list, pl)
 			if !ok {
-				return fmt.Errorf("%w: ArchImageTags: the index has no linux/%s image (it has %s)", errs.ErrNotFound, a, platformsOf(list))
+				return fmt.Errorf("%w: ArchImageTags: the index has no %s image (it has %s)", errs.ErrNotFound, pl.Full(), platformsOf(list))
 			}
 			todo = append(todo, tagged{tag: job.ArchTags[a], digest: d, why: "arch " + a})
 		}
