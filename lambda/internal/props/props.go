@@ -114,16 +114,13 @@ type Properties struct {
 	RemovalPolicy  RemovalPolicy
 }
 
-// known lists every accepted property; the order is the one used in messages.
-var known = []string{
-	"SrcImage", "DestImage", "SrcCreds", "DestCreds", "ImageArch", "CopyImageIndex",
-	"ArchImageTags", "RetryConfigs", "DestTags", "RemovalPolicy",
-}
+// known lists every accepted property (the rulebook's); the order is the one used in messages.
+var known = rules.KnownProperties()
 
 // ignored properties are sent by CloudFormation or CDK and carry no meaning here.
 // ServiceTimeout (how long CloudFormation waits for the answer) is validated all the same,
 // so a typo in it fails like any other bad value.
-var ignored = []string{"ServiceToken", "ServiceTimeout"}
+var ignored = rules.IgnoredProperties()
 
 // KnownArchitectures are the rulebook's known architectures. ImageArch and
 // ArchImageTags take others too (the construct warns): an index may hold them.

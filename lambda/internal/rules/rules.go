@@ -11,12 +11,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 )
 
 //go:embed rules.json
 var rulesJSON []byte
 
 type book struct {
+	Properties struct {
+		Known   []string `json:"known"`
+		Ignored []string `json:"ignored"`
+	} `json:"properties"`
 	Platform struct {
 		DefaultOS          string   `json:"defaultOS"`
 		KnownArchitectures []string `json:"knownArchitectures"`
@@ -103,6 +108,12 @@ func ValidTag(s string) bool { return rb.tag.MatchString(s) }
 
 // TagPattern is the tag grammar, for messages.
 func TagPattern() string { return rb.Tag.Pattern }
+
+// KnownProperties lists the ResourceProperties the handler accepts, in message order.
+func KnownProperties() []string { return slices.Clone(rb.Properties.Known) }
+
+// IgnoredProperties are sent by CloudFormation or CDK and carry no meaning for the copy.
+func IgnoredProperties() []string { return slices.Clone(rb.Properties.Ignored) }
 
 // TagRegexp is the compiled tag grammar.
 func TagRegexp() *regexp.Regexp { return rb.tag }
