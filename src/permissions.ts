@@ -2,7 +2,7 @@ import { ArnFormat, Aws, Stack, Token, aws_iam as iam } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { DockerImageName, IImageName, S3ArchiveName } from './image-name';
 import { isCertainlyNotEcr, locateImage } from './image-uri';
-import { ECR_PUBLIC_HOSTS } from './rules';
+import { ECR_PUBLIC_HOSTS, s3KeyCandidates } from './rules';
 
 const ECR_PULL = ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'];
 const ECR_PUSH = [
@@ -138,14 +138,9 @@ function grantArchiveRead(stack: Stack, add: (actions: string[], resources: stri
     add(['s3:GetObject'], ['*']);
     return;
   }
-  // A hand-made s3:// uri: every split at ':' is a candidate key.
-  const candidates = new Set<string>();
-  const keyWithRef = loc.s3.keyWithRef;
-  candidates.add(keyWithRef);
-  for (let i = keyWithRef.indexOf(':'); i >= 0; i = keyWithRef.indexOf(':', i + 1)) {
-    candidates.add(keyWithRef.slice(0, i));
-  }
-  add(['s3:GetObject'], [...candidates].map(k => objectArn(`${loc.s3!.bucket}/${k}`)));
+  // A hand-made s3:// uri: every key the handler may try (the rulebook's key/ref split).
+  const candidates = s3KeyCandidates(loc.s3.keyWithRef).map(([key]) => key);
+  add(['s3:GetObject'], candidates.map(k => objectArn(`${loc.s3!.bucket}/${k}`)));
 }
 
 function grantCredsSecret(

@@ -97,3 +97,16 @@ describe('architecture strings as upstream accepts them', () => {
     expect(w[0]).toContain('archImageTags: unknown architecture "banana"');
   });
 });
+
+describe('S3 key/ref split (the rulebook)', () => {
+  test('a hand-made s3:// uri grants GetObject on every key the handler may try, longest first', () => {
+    const { template } = synth({ src: { uri: 's3://bucket/dir/app:v1.tar:app:latest' } });
+    const get = statements(template).find(s => [s.Action].flat().includes('s3:GetObject'));
+    expect(get.Resource).toEqual([
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::bucket/dir/app:v1.tar:app:latest']] },
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::bucket/dir/app:v1.tar:app']] },
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::bucket/dir/app:v1.tar']] },
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::bucket/dir/app']] },
+    ]);
+  });
+});
