@@ -113,6 +113,15 @@ project.deps.addDependency('constructs@^10.5.1', DependencyType.BUILD);
 // so `lib/` and the packed tarball always carry both architectures' bootstraps.
 project.preCompileTask.exec('bash lambda/build.sh');
 
+// One rulebook for both languages: the handler embeds lambda/internal/rules/rules.json, the
+// construct imports it as src/rules-data.generated.ts. jest (ts-jest) compiles src/ itself, so
+// the test and e2e tasks write it too; a fresh clone needs no other step.
+const RULES_TS = 'node scripts/rules-ts.js';
+project.preCompileTask.prependExec(RULES_TS);
+project.testTask.prependExec(RULES_TS);
+// Added after construction: projen's own `!/src/` would otherwise cancel it.
+project.gitignore.addPatterns('/src/rules-data.generated.ts');
+
 // projen packages only JS under CI=true; we ship the wheel too, so CI must build it.
 const packageTask = project.tasks.tryFind('package')!;
 packageTask.reset();
@@ -131,6 +140,7 @@ project.addTask('e2e', {
   exec: 'jest --config test/e2e/jest.config.json --runInBand --forceExit',
   receiveArgs: true,
 });
+project.tasks.tryFind('e2e')!.prependExec(RULES_TS);
 
 project.addTask('integ:verify', {
   description: 'Verify the committed integ snapshots offline: a snapshot difference fails, nothing deploys',

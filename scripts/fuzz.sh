@@ -30,6 +30,7 @@ TAGS="$(tr -s ' \n' ' ' < build-tags.txt)"
 TARGETS=(
   "./internal/props FuzzParse"
   "./internal/props FuzzParsePlatform"
+  "./internal/rules FuzzParseECRHost"
   "./internal/props FuzzNormalizedName"
   "./internal/deploy FuzzOwnedDigest"
   "./internal/copier FuzzParseImageName"

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
+  Annotations,
   CustomResource,
   Duration,
   RemovalPolicy,
@@ -217,8 +218,17 @@ export class ECRDeployment extends Construct {
 
   constructor(scope: Construct, id: string, props: ECRDeploymentProps) {
     // All checks run before anything is added to the tree, so a bad prop leaves no half-built construct.
-    validateProps(props);
+    const warnings = validateProps(props);
     super(scope, id);
+    for (const w of warnings) {
+      const annotations = Annotations.of(this);
+      // addWarningV2 (acknowledgeable) is newer than the oldest aws-cdk-lib this library supports.
+      if (typeof annotations.addWarningV2 === 'function') {
+        annotations.addWarningV2('cdk-ecr-deployment:architecture', `ECRDeployment: ${w}`);
+      } else {
+        annotations.addWarning(`ECRDeployment: ${w}`);
+      }
+    }
 
     const memoryLimit = props.memoryLimit ?? 512;
     const architecture = props.lambdaArchitecture ?? lambda.Architecture.X86_64;
@@ -300,7 +310,12 @@ export class ECRDeployment extends Construct {
   }
 }
 
-function validateProps(props: ECRDeploymentProps): void {
+/**
+ * Throws for props that can never deploy; returns warnings for what synthesizes with upstream
+ * but may fail at deploy (architectures outside the known list).
+ */
+function validateProps(props: ECRDeploymentProps): string[] {
+  const warnings: string[] = [];
   // Upstream v4's messages, kept word for word: users' tests match on them.
   if (props.imageArch && props.copyImageIndex) {
     throw new Error('imageArch and copyImageIndex cannot both be set');
@@ -321,13 +336,17 @@ function validateProps(props: ECRDeploymentProps): void {
     if (props.imageArch.length === 0) {
       throw new Error('ECRDeployment: imageArch: must name at least one architecture; omit it for the default (amd64)');
     }
-    props.imageArch.forEach(a => validateArch('imageArch', a));
+    // Upstream sends [''] as no ImageArch at all; so do we (the join is empty).
+    const archs = props.imageArch.length === 1 && props.imageArch[0] === '' ? [] : props.imageArch;
+    // The handler splits ImageArch at ',' and trims, so 'amd64, arm64' in one entry is two.
+    archs.flatMap(a => (Token.isUnresolved(a) ? [a] : a.split(',').map(p => p.trim())))
+      .forEach(a => warnings.push(validateArch('imageArch', a) ?? ''));
     if (new Set(props.imageArch).size !== props.imageArch.length) {
       throw new Error(`ECRDeployment: imageArch: duplicate architecture in ${JSON.stringify(props.imageArch)}`);
     }
   }
   for (const [arch, tag] of Object.entries(props.archImageTags ?? {})) {
-    validateArch('archImageTags', arch);
+    warnings.push(validateArch('archImageTags', arch) ?? '');
     validateTag('archImageTags', tag);
   }
   if (props.retryConfigs) {
@@ -337,6 +356,7 @@ function validateProps(props: ECRDeploymentProps): void {
   if (props.memoryLimit !== undefined && (props.memoryLimit < 128 || props.memoryLimit > 10240)) {
     throw new Error(`ECRDeployment: memoryLimit: must be between 128 and 10240 MiB, got ${props.memoryLimit}`);
   }
+  return warnings.filter(w => w !== '');
 }
 
 function describeSubnets(selection: ec2.SubnetSelection): unknown {

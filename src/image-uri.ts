@@ -1,4 +1,5 @@
 import { Token, Tokenization } from 'aws-cdk-lib';
+import { parseEcrHost } from './rules';
 
 /**
  * What the construct can learn from an image uri at synth time, even when parts of
@@ -7,8 +8,11 @@ import { Token, Tokenization } from 'aws-cdk-lib';
  */
 export interface ImageLocation {
   readonly transport: 'docker' | 's3' | 'unknown';
-  /** The ECR repository, when the registry is `ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn]`. */
-  readonly ecr?: { account: string; region: string; repositoryName: string };
+  /**
+   * The ECR repository, when the registry is an ECR host of any partition (the rulebook's forms).
+   * The partition is undefined when the region is a token: the stack's partition applies.
+   */
+  readonly ecr?: { account: string; region: string; repositoryName: string; partition?: string };
   /** The ECR Public repository name, when the registry is `public.ecr.aws`. */
   readonly ecrPublic?: { repositoryName: string };
   /** The S3 object, for `s3://` uris. The key may still carry a `:ref` suffix. */
@@ -25,9 +29,6 @@ const OPEN = '\uE000';
 const CLOSE = '\uE001';
 const PLACEHOLDER = `${OPEN}\\d+${CLOSE}`;
 
-const ECR_HOST = new RegExp(
-  `^(\\d{12}|${PLACEHOLDER})\\.dkr\\.ecr(?:-fips)?\\.([a-z0-9-]+|${PLACEHOLDER})\\.(amazonaws\\.com(?:\\.cn)?|${PLACEHOLDER})$`,
-);
 
 /**
  * Replaces each token in `s` with a placeholder and returns a function that puts the tokens back.
@@ -87,16 +88,16 @@ export function locateImage(uri: string): ImageLocation {
   }
   const host = rest.slice(0, slash);
   const repositoryName = repositoryOf(rest.slice(slash + 1));
-  const ecr = ECR_HOST.exec(host);
-  if (ecr && repositoryName) {
+  const ecr = parseEcrHost(host, { token: PLACEHOLDER });
+  if (ecr?.kind === 'private' && repositoryName) {
     return {
       transport: 'docker',
       literal,
       name,
-      ecr: { account: restore(ecr[1]), region: restore(ecr[2]), repositoryName: restore(repositoryName) },
+      ecr: { account: restore(ecr.account), region: restore(ecr.region), repositoryName: restore(repositoryName), partition: ecr.partition },
     };
   }
-  if (host === 'public.ecr.aws' && repositoryName.includes('/')) {
+  if (ecr?.kind === 'public' && repositoryName.includes('/')) {
     // public.ecr.aws/ALIAS/REPO: the registry alias is not part of the repository ARN.
     return { transport: 'docker', literal, name, ecrPublic: { repositoryName: restore(repositoryName.slice(repositoryName.indexOf('/') + 1)) } };
   }
@@ -122,5 +123,5 @@ export function isCertainlyNotEcr(uri: string): boolean {
   if (!hasHost) {
     return true;
   }
-  return !/\.dkr\.ecr(-fips)?\./.test(first) && first !== 'public.ecr.aws';
+  return parseEcrHost(first) === undefined;
 }

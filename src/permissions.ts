@@ -2,6 +2,7 @@ import { ArnFormat, Aws, Stack, Token, aws_iam as iam } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import { DockerImageName, IImageName, S3ArchiveName } from './image-name';
 import { isCertainlyNotEcr, locateImage } from './image-uri';
+import { ECR_PUBLIC_HOSTS, s3KeyCandidates } from './rules';
 
 const ECR_PULL = ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'];
 const ECR_PUSH = [
@@ -55,8 +56,9 @@ export function grantCopy(scope: IConstruct, role: iam.IRole, opts: CopyGrantOpt
     add(['ecr:GetAuthorizationToken'], ['*']);
   }
 
-  const repoArn = (r: { account: string; region: string; repositoryName: string }) =>
-    stack.formatArn({ service: 'ecr', account: r.account, region: r.region, resource: 'repository', resourceName: r.repositoryName });
+  // The host's own partition (aws-cn, aws-us-gov, aws-iso...) when it names one; else the stack's.
+  const repoArn = (r: { account: string; region: string; repositoryName: string; partition?: string }) =>
+    stack.formatArn({ partition: r.partition, service: 'ecr', account: r.account, region: r.region, resource: 'repository', resourceName: r.repositoryName });
 
   // DESTROY reads what each tag points at before it untags (a resource removes only what it
   // still owns): BatchGetImage is already a push action, DescribeImages is not.
@@ -74,7 +76,8 @@ export function grantCopy(scope: IConstruct, role: iam.IRole, opts: CopyGrantOpt
     add(actions, ['*']);
   }
 
-  grantPublicEcr(scope, add, src.ecrPublic !== undefined, dest.ecrPublic, opts.dest.uri.includes('public.ecr.aws'), opts.deleteOnDestroy);
+  const destMentionsPublic = ECR_PUBLIC_HOSTS.some(h => opts.dest.uri.includes(h));
+  grantPublicEcr(scope, add, src.ecrPublic !== undefined, dest.ecrPublic, destMentionsPublic, opts.deleteOnDestroy);
   grantArchiveRead(stack, add, opts.src);
   for (const image of [opts.src, opts.dest]) {
     grantCredsSecret(stack, role, add, image);
@@ -135,14 +138,9 @@ function grantArchiveRead(stack: Stack, add: (actions: string[], resources: stri
     add(['s3:GetObject'], ['*']);
     return;
   }
-  // A hand-made s3:// uri: every split at ':' is a candidate key.
-  const candidates = new Set<string>();
-  const keyWithRef = loc.s3.keyWithRef;
-  candidates.add(keyWithRef);
-  for (let i = keyWithRef.indexOf(':'); i >= 0; i = keyWithRef.indexOf(':', i + 1)) {
-    candidates.add(keyWithRef.slice(0, i));
-  }
-  add(['s3:GetObject'], [...candidates].map(k => objectArn(`${loc.s3!.bucket}/${k}`)));
+  // A hand-made s3:// uri: every key the handler may try (the rulebook's key/ref split).
+  const candidates = s3KeyCandidates(loc.s3.keyWithRef).map(([key]) => key);
+  add(['s3:GetObject'], candidates.map(k => objectArn(`${loc.s3!.bucket}/${k}`)));
 }
 
 function grantCredsSecret(

@@ -1,16 +1,8 @@
 import { Token } from 'aws-cdk-lib';
 import { locateImage } from './image-uri';
+import { KNOWN_ARCHITECTURES, PLATFORM_GRAMMAR, isKnownArchitecture, isValidTag, parsePlatform, retryProblem } from './rules';
 
-/**
- * Architectures the copier can select; the names are Go's GOARCH values, as in OCI platforms.
- */
-export const KNOWN_ARCHITECTURES = ['amd64', 'arm64', 'arm', '386', 'ppc64le', 's390x', 'riscv64', 'mips64le', 'loong64'];
-
-/** Fields `retryConfigs` accepts; the copier rejects others too. */
-export const RETRY_FIELDS = ['numAttempts', 'baseDelay', 'maxDelay'];
-
-// OCI distribution spec: a tag is at most 128 characters of [A-Za-z0-9_.-], not starting with '.' or '-'.
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+export { KNOWN_ARCHITECTURES, RETRY_FIELDS } from './rules';
 
 /**
  * Thrown for props that can never deploy; the message names the prop.
@@ -23,18 +15,29 @@ export function validateTag(prop: string, tag: string): void {
   if (Token.isUnresolved(tag)) {
     return;
   }
-  if (!TAG.test(tag)) {
+  if (!isValidTag(tag)) {
     invalid(prop, `invalid tag ${JSON.stringify(tag)}: a tag is 1 to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'`);
   }
 }
 
-export function validateArch(prop: string, arch: string): void {
+/**
+ * Checks one architecture entry against the rulebook's platform grammar. Upstream takes any
+ * string here, so nothing is refused: what the handler may not find gets a synth-time warning.
+ *
+ * @returns a warning, or undefined when the entry is a known architecture
+ */
+export function validateArch(prop: string, arch: string): string | undefined {
   if (Token.isUnresolved(arch)) {
-    invalid(prop, 'architectures must be literal strings, not tokens, because they select what is copied at synth time');
+    return `${prop}: an architecture given as a token cannot be checked at synth time; the handler refuses it at deploy time unless it is ${PLATFORM_GRAMMAR}`;
   }
-  if (!KNOWN_ARCHITECTURES.includes(arch)) {
-    invalid(prop, `unknown architecture ${JSON.stringify(arch)}; expected one of ${KNOWN_ARCHITECTURES.join(', ')}`);
+  const p = parsePlatform(arch);
+  if (!p) {
+    return `${prop}: ${JSON.stringify(arch)} is not a platform the handler accepts (write ${PLATFORM_GRAMMAR}); the deployment will fail`;
   }
+  if (!isKnownArchitecture(p.architecture)) {
+    return `${prop}: unknown architecture ${JSON.stringify(p.architecture)} in ${JSON.stringify(arch)}; known: ${KNOWN_ARCHITECTURES.join(', ')}. The copy fails unless the source index has it`;
+  }
+  return undefined;
 }
 
 /**
@@ -92,21 +95,12 @@ export function validateImageUri(prop: string, uri: string, opts: { destination:
 
 export function validateRetryConfigs(retry: { [field: string]: number }): void {
   for (const [field, value] of Object.entries(retry)) {
-    if (!RETRY_FIELDS.includes(field)) {
-      invalid('retryConfigs', `unknown field ${JSON.stringify(field)}; allowed: ${RETRY_FIELDS.join(', ')}`);
-    }
     if (Token.isUnresolved(value)) {
       invalid('retryConfigs', `${field} must be a literal number, not a token`);
     }
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      invalid('retryConfigs', `${field} must be a non-negative number, got ${JSON.stringify(value)}`);
-    }
   }
-  const attempts = retry.numAttempts;
-  if (attempts !== undefined && (!Number.isInteger(attempts) || attempts < 1)) {
-    invalid('retryConfigs', `numAttempts must be a whole number of at least 1, got ${attempts}`);
-  }
-  if (retry.baseDelay !== undefined && retry.maxDelay !== undefined && retry.baseDelay > retry.maxDelay) {
-    invalid('retryConfigs', `baseDelay (${retry.baseDelay}) must not exceed maxDelay (${retry.maxDelay})`);
+  const problem = retryProblem(retry);
+  if (problem) {
+    invalid('retryConfigs', problem.message);
   }
 }

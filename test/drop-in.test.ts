@@ -87,3 +87,40 @@ describe('drop-in replacement for upstream cdk-ecr-deployment', () => {
     });
   });
 });
+
+// Upstream takes any imageArch string at synth time (it only checks there is exactly one).
+// Every such app synthesizes with ours too, with the same ImageArch property; what the
+// handler may not find gets a warning instead of an error.
+describe('every imageArch upstream synthesizes, ours synthesizes the same', () => {
+  const upstream = loadUpstream() as Lib;
+  const archOf = (template: any) => Object.values(template.Resources)
+    .filter((r: any) => r.Type === 'Custom::CDKECRDeployment')
+    .map((r: any) => r.Properties.ImageArch);
+
+  test.each([['arm64'], ['arm/v7'], ['arm64/v8'], ['linux/arm64'], ['linux/arm/v6'], ['windows/amd64'], ['banana'], ['x86_64'],
+    ['ARM64'], ['linux/arm64/v8/extra'], ['not an arch'], [''], ['amd64,arm64']])('%j', (arch: string) => {
+    const def: AppDef = (lib, stack) => {
+      new lib.ECRDeployment(stack, 'Deploy', {
+        src: new lib.DockerImageName('nginx:latest'),
+        dest: new lib.DockerImageName(ecrDest('latest')),
+        imageArch: [arch],
+      });
+    };
+    const theirs = synth(upstream, def);
+    const mine = synth(ours, def);
+    expect(archOf(mine)).toEqual(archOf(theirs));
+  });
+
+  test('archImageTags with any architecture key synthesizes with both', () => {
+    const def: AppDef = (lib, stack) => {
+      new lib.ECRDeployment(stack, 'Deploy', {
+        src: new lib.DockerImageName('nginx:latest'),
+        dest: new lib.DockerImageName(ecrDest('latest')),
+        copyImageIndex: true,
+        archImageTags: { 'arm/v7': 'v7', 'banana': 'b', 'x86': 'x' },
+      });
+    };
+    const tags = (t: any) => Object.values(t.Resources).filter((r: any) => r.Type === 'Custom::CDKECRDeployment').map((r: any) => r.Properties.ArchImageTags);
+    expect(tags(synth(ours, def))).toEqual(tags(synth(upstream, def)));
+  });
+});

@@ -1,5 +1,5 @@
 import { App, Aws, CfnParameter, RemovalPolicy, Size, Stack, aws_ec2 as ec2, aws_ecr as ecr, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_logs as logs, aws_secretsmanager as sm } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { DockerImageName, ECRDeployment, ECRDeploymentProps, S3ArchiveName } from '../src';
 
 const ECR_DEST = `${Aws.ACCOUNT_ID}.dkr.ecr.${Aws.REGION}.amazonaws.com/my-repo:latest`;
@@ -184,12 +184,10 @@ describe('validation', () => {
     ['imageArch with copyImageIndex', { imageArch: ['arm64'], copyImageIndex: true }, 'imageArch and copyImageIndex cannot both be set'],
     ['archImageTags without copyImageIndex', { archImageTags: { arm64: 'x' } }, 'archImageTags can only be specified when copyImageIndex is true'],
     ['empty imageArch', { imageArch: [] }, 'imageArch: must name at least one architecture'],
-    ['unknown arch', { imageArch: ['sparc'] }, 'imageArch: unknown architecture "sparc"'],
     ['duplicate arch', { imageArch: ['arm64', 'arm64'] }, 'imageArch: duplicate architecture'],
-    ['unknown arch tag key', { copyImageIndex: true, archImageTags: { x86: 't' } }, 'archImageTags: unknown architecture "x86"'],
     ['bad arch tag', { copyImageIndex: true, archImageTags: { arm64: '-bad' } }, 'archImageTags: invalid tag "-bad"'],
     ['unknown retry field', { retryConfigs: { attempts: 3 } }, 'retryConfigs: unknown field "attempts"'],
-    ['negative retry delay', { retryConfigs: { baseDelay: -1 } }, 'retryConfigs: baseDelay must be a non-negative number'],
+    ['negative retry delay', { retryConfigs: { baseDelay: -1 } }, 'retryConfigs: baseDelay must be a number of at least 0'],
     ['fractional attempts', { retryConfigs: { numAttempts: 2.5 } }, 'retryConfigs: numAttempts must be a whole number'],
     ['base above max', { retryConfigs: { baseDelay: 5, maxDelay: 1 } }, 'retryConfigs: baseDelay (5) must not exceed maxDelay (1)'],
     ['s3 destination', { dest: new S3ArchiveName('bucket/key.tar') }, 'dest: the destination must be a registry image'],
@@ -214,10 +212,12 @@ describe('validation', () => {
     expect(() => deploy({ memoryLimit: mem }, stack)).toThrow('Can\'t use tokens when specifying "memoryLimit"');
   });
 
-  test('token architecture', () => {
+  test('token architecture: synthesizes (as upstream), with a warning', () => {
     const stack = newStack();
     const arch = new CfnParameter(stack, 'Arch').valueAsString;
-    expect(() => deploy({ imageArch: [arch] }, stack)).toThrow('imageArch: architectures must be literal strings, not tokens');
+    deploy({ imageArch: [arch] }, stack);
+    Annotations.fromStack(stack).hasWarning('/Test/Deploy', Match.stringLikeRegexp('imageArch: an architecture given as a token cannot be checked at synth time'));
+    Template.fromStack(stack).hasResourceProperties('Custom::CDKECRDeployment', { ImageArch: { Ref: 'Arch' } });
   });
 
   test('tokens in image uris are accepted', () => {
@@ -257,7 +257,8 @@ describe('least-privilege IAM', () => {
     const { template } = deploy({ src: new DockerImageName('111122223333.dkr.ecr.eu-west-1.amazonaws.com/base/img:1') });
     const pulls = statements(template).filter(s => [s.Action].flat().includes('ecr:BatchGetImage'));
     expect(pulls.map(s => s.Resource)).toEqual(expect.arrayContaining([
-      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ecr:eu-west-1:111122223333:repository/base/img']] },
+      // The host names its partition (aws), so the ARN is literal; see test/reach.test.ts for the others.
+      'arn:aws:ecr:eu-west-1:111122223333:repository/base/img',
     ]));
     expect(pulls.find(s => JSON.stringify(s.Resource).includes('base/img')).Action).not.toContain('ecr:PutImage');
   });

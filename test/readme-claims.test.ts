@@ -213,7 +213,7 @@ describe('README "Permissions granted"', () => {
   test('an ECR source gets exactly BatchGetImage, GetDownloadUrlForLayer and BatchCheckLayerAvailability on that repository', () => {
     const stack = newStack();
     deploy(stack, 'Deploy', { src: new DockerImageName('111122223333.dkr.ecr.eu-west-1.amazonaws.com/base/img:1') });
-    const srcArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ecr:eu-west-1:111122223333:repository/base/img']] };
+    const srcArn = 'arn:aws:ecr:eu-west-1:111122223333:repository/base/img';
     const onSource = statements(Template.fromStack(stack)).filter(s => JSON.stringify(s.Resource).includes('repository/base/img'));
     expect(onSource.map(s => s.Resource)).toEqual([srcArn]);
     expect(actionsOf(onSource[0]).sort()).toEqual(['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer']);
@@ -260,11 +260,11 @@ describe('README "Handler options": retries', () => {
     const [, attempts, base, max] = fromReadme(/The default is\s+(\d+) attempts, with a (\d+) s base delay and a (\d+) s maximum\./);
     const src = fs.readFileSync(path.join(ROOT, 'src', 'ecr-deployment.ts'), 'utf8');
     expect(src).toContain(`@default - ${attempts} attempts, ${base} second base delay, ${max} seconds max delay`);
-    // The handler's default (lambda/internal/props); test/e2e/faults/network.e2e.ts also counts the 3 attempts.
-    const goProps = fs.readFileSync(path.join(ROOT, 'lambda', 'internal', 'props', 'props.go'), 'utf8');
-    const def = /var DefaultRetry = Retry\{([^}]*)\}/.exec(goProps)?.[1].replace(/\s+/g, ' ').trim();
-    const seconds = (n: string) => (n === '1' ? 'time.Second' : `${n} \\* time.Second`);
-    expect(def).toMatch(new RegExp(`^NumAttempts: ${attempts}, BaseDelay: ${seconds(base)}, MaxDelay: ${seconds(max)},?$`));
+    // The handler's defaults are the rulebook's (lambda/internal/props reads them; its tests and
+    // test/e2e/faults/network.e2e.ts, which counts the 3 attempts, prove it uses them).
+    const rules = JSON.parse(fs.readFileSync(path.join(ROOT, 'lambda', 'internal', 'rules', 'rules.json'), 'utf8'));
+    const defaults = Object.fromEntries(rules.retry.fields.map((f: any) => [f.name, f.default]));
+    expect(defaults).toEqual({ numAttempts: Number(attempts), baseDelay: Number(base), maxDelay: Number(max) });
   });
 });
 

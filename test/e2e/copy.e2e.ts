@@ -1,7 +1,8 @@
 // Successful copies through the shipped bootstrap: public-style source to the ECR-style
 // destination via auto-login, S3 archives, one architecture out of an index, whole indexes.
-import { expectCopied, expectNoLeaks } from './harness/expect';
+import { expectCopied, expectFailed, expectNoLeaks } from './harness/expect';
 import { DockerSaveArchive, dockerSave, pushAttestation, pushImage, pushIndex, PushedManifest } from './harness/images';
+import { ECR_HOST_CHINA, ECR_HOST_DUAL_STACK } from './harness/pki';
 import { MT, RegistryClient } from './harness/registry-client';
 import { World } from './harness/world';
 
@@ -37,6 +38,20 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => { await w?.stop(); });
+
+// Issue 14: ECR hosts of every partition. The China and dual-stack names reach the same
+// ECR-style registry through the CONNECT proxy (which matches hosts by the rulebook) and log in
+// by GetAuthorizationToken in their own region (moto), with no creds given.
+test.each([['China (aws-cn)', ECR_HOST_CHINA], ['dual-stack', ECR_HOST_DUAL_STACK]])('1b. %s ECR destination %s: auto-login and copy', async (_kind, host) => {
+  const d = await w.deployment('docker-image-asset', { src: `${w.hub.host}/library/app:v1`, dest: `${host}/partition-app:v1` });
+  expect(d.properties.DestImage).toBe(`docker://${host}/partition-app:v1`);
+  expect(d.properties.DestCreds).toBeUndefined();
+  const out = await d.create();
+  await expectCopied(out, ecr, host, 'partition-app', 'v1', single.digest);
+  expect(w.proxy.connects).toContain(`${host}:443`);
+  expect(w.proxy.refused).toEqual([]);
+  expectNoLeaks(w);
+});
 
 test('1. public-style source (bearer token, anonymous pull) to the ECR-style destination via auto-login and the proxy', async () => {
   const d = await w.deployment('docker-image-asset', { src: `${w.hub.host}/library/app:v1`, dest: `${w.ecrHost}/my-app:latest` });
@@ -89,6 +104,21 @@ test('5. copyImageIndex with archImageTags onto a registry addressed as 127.0.0.
   }
   // The whole index, attestation included.
   expect((await open.headManifest('nginx/oci', attestation.digest))?.mediaType).toBe(MT.ociManifest);
+  expectNoLeaks(w);
+});
+
+// Issue 14: architecture strings as upstream takes them. os/arch[/variant] selects by the
+// rulebook's grammar; an architecture the index lacks fails with the platforms it does hold.
+test('4c. imageArch linux/arm64/v8 selects the arm64 child; banana fails naming what the index has', async () => {
+  const d = await w.deployment('specific-architecture', { src: `${w.hub.host}/library/multi:list`, dest: `${w.ecrHost}/multi:os-form` },
+    p => { p.ImageArch = 'linux/arm64/v8'; });
+  await expectCopied(await d.create(), ecr, w.ecrHost, 'multi', 'os-form', arm64.digest);
+
+  const bad = await w.deployment('specific-architecture', { src: `${w.hub.host}/library/multi:list`, dest: `${w.ecrHost}/multi:banana` },
+    p => { p.ImageArch = 'banana'; });
+  const out = await bad.create();
+  expectFailed(out, w.rie.timeoutSeconds, /has no linux\/banana image \(it has linux\/amd64, linux\/arm64\/v8\): check ImageArch/);
+  expect(await ecr.headManifest('multi', 'banana')).toBeUndefined();
   expectNoLeaks(w);
 });
 

@@ -7,6 +7,8 @@ import * as path from 'path';
 
 export default function globalSetup(): void {
   const root = path.resolve(__dirname, '..', '..');
+  // The harness (proxy.ts) and the synthesized apps read the rulebook through src/rules.ts.
+  execFileSync('node', [path.join(root, 'scripts', 'rules-ts.js')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   if (!process.env.E2E_SKIP_BUILD) {
     execFileSync('bash', [path.join(root, 'lambda', 'build.sh')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   }

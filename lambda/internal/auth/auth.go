@@ -19,7 +19,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -32,6 +31,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
+	"github.com/cdk-ecr-deployment/handler/internal/rules"
 )
 
 // Credentials are a registry username and password.
@@ -54,21 +54,23 @@ const (
 	Destination
 )
 
-// PublicECRHost is the ECR Public registry host.
-const PublicECRHost = "public.ecr.aws"
-
 // publicECRRegion is the only region serving ecr-public:GetAuthorizationToken.
-const publicECRRegion = "us-east-1"
+var publicECRRegion = rules.ECRPublicRegion()
 
-var ecrHostRe = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr(-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
-
-// ECRHost reports whether host is an ECR private registry, and its account and region.
+// ECRHost reports whether host is an ECR private registry (any partition, FIPS and
+// dual-stack forms: the rulebook's), and its account and region.
 func ECRHost(host string) (account, region string, ok bool) {
-	m := ecrHostRe.FindStringSubmatch(strings.ToLower(host))
-	if m == nil {
+	h, ok := rules.ParseECRHost(host)
+	if !ok || h.Public {
 		return "", "", false
 	}
-	return m[1], m[3], true
+	return h.Account, h.Region, true
+}
+
+// IsECRPublic reports whether host is ECR Public's registry (public.ecr.aws or its dual-stack name).
+func IsECRPublic(host string) bool {
+	h, ok := rules.ParseECRHost(host)
+	return ok && h.Public
 }
 
 // Resolver resolves credentials.
@@ -117,7 +119,7 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (*Credentials, erro
 	if _, region, ok := ECRHost(req.Host); ok {
 		return r.ECRToken(ctx, region)
 	}
-	if strings.EqualFold(req.Host, PublicECRHost) && req.Role == Destination {
+	if IsECRPublic(req.Host) && req.Role == Destination {
 		return r.ECRPublicToken(ctx)
 	}
 	return nil, nil

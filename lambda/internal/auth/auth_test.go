@@ -2,8 +2,10 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -149,6 +151,50 @@ func TestECRAutoLogin(t *testing.T) {
 	for _, req := range []Request{{Host: "docker.io", Role: Source}, {Host: "public.ecr.aws", Role: Source}, {Host: ""}} {
 		if c, err := r.Resolve(context.Background(), req); c != nil || err != nil {
 			t.Errorf("%+v: %v %v, want anonymous", req, c, err)
+		}
+	}
+}
+
+// Every private ECR host form of the rulebook (lambda/internal/rules/cases.json: FIPS,
+// dual-stack, China, GovCloud, ISO) logs in with GetAuthorizationToken in its own region.
+func TestECRAutoLoginEveryPartition(t *testing.T) {
+	raw, err := os.ReadFile("../rules/cases.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases struct {
+		ECRHost []struct {
+			Host string `json:"host"`
+			Want *struct {
+				Kind, Region, Partition string
+			} `json:"want"`
+		} `json:"ecrHost"`
+	}
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		t.Fatal(err)
+	}
+	partitions := map[string]bool{}
+	for _, c := range cases.ECRHost {
+		if c.Want == nil || c.Want.Kind != "private" {
+			continue
+		}
+		partitions[c.Want.Partition] = true
+		var asked []string
+		r := &Resolver{LoadConfig: func(ctx context.Context, region string) (aws.Config, error) {
+			asked = append(asked, region)
+			return awsenv.Load(ctx, region)
+		}}
+		got, err := r.Resolve(context.Background(), Request{Host: c.Host, Role: Destination, Property: "DestCreds"})
+		if err != nil || got == nil || got.Username != "AWS" || got.Password == "" {
+			t.Errorf("%s: login gave %v, %v", c.Host, got, err)
+		}
+		if len(asked) != 1 || asked[0] != c.Want.Region {
+			t.Errorf("%s: GetAuthorizationToken asked in %q, want %s", c.Host, asked, c.Want.Region)
+		}
+	}
+	for _, p := range []string{"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f"} {
+		if !partitions[p] {
+			t.Errorf("no host of partition %s was tried", p)
 		}
 	}
 }

@@ -85,7 +85,7 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 	if len(job.Platforms) == 1 {
 		platform = job.Platforms[0]
 	}
-	srcSys.ArchitectureChoice, srcSys.VariantChoice = platform.Arch, platform.Variant
+	srcSys.OSChoice, srcSys.ArchitectureChoice, srcSys.VariantChoice = platform.OSName(), platform.Arch, platform.Variant
 
 	// The destination's state is read while the source is planned: the two are independent,
 	// and each costs a TLS handshake, a login and a manifest GET.
@@ -114,7 +114,7 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 			}
 			job.SrcAuth = creds
 			srcSys = c.systemContext(creds)
-			srcSys.ArchitectureChoice, srcSys.VariantChoice = platform.Arch, platform.Variant
+			srcSys.OSChoice, srcSys.ArchitectureChoice, srcSys.VariantChoice = platform.OSName(), platform.Arch, platform.Variant
 			p, err = c.planCopy(ctx, srcRef, srcSys, job)
 		}
 		return err
@@ -225,15 +225,15 @@ func (c *Copier) planFor(ctx context.Context, src types.ImageSource, srcRef type
 		}
 		for _, want := range job.Platforms {
 			if !slices.Contains(found, want) {
-				return plan{}, fmt.Errorf("%w: %s has no linux/%s image (it has %s): check ImageArch",
-					errs.ErrNoSuchPlatform, display(srcRef), want, platformsOf(list))
+				return plan{}, fmt.Errorf("%w: %s has no %s image (it has %s): check ImageArch",
+					errs.ErrNoSuchPlatform, display(srcRef), want.Full(), platformsOf(list))
 			}
 		}
 		return plan{mode: modeFiltered, children: kids}, nil
 	default:
 		d, err := list.ChooseInstance(srcSys)
 		if err != nil {
-			return plan{}, fmt.Errorf("%w: %s has no linux/%s image (it has %s): check ImageArch",
+			return plan{}, fmt.Errorf("%w: %s has no %s image (it has %s): check ImageArch",
 				errs.ErrNoSuchPlatform, display(srcRef), platformName(srcSys), platformsOf(list))
 		}
 		return plan{mode: modeSingle, want: d, platform: props.Platform{Arch: srcSys.ArchitectureChoice, Variant: srcSys.VariantChoice}}, nil
@@ -271,7 +271,7 @@ func checkSinglePlatform(ctx context.Context, src types.ImageSource, srcRef type
 	}
 	// Configs often leave the variant out (arm64 images say no v8): only a stated one can differ.
 	w := want[0]
-	if len(want) == 1 && (pl.OS == "" || pl.OS == "linux") && pl.Architecture == w.Arch &&
+	if len(want) == 1 && cmp.Or(pl.OS, "linux") == w.OSName() && pl.Architecture == w.Arch &&
 		(w.Variant == "" || pl.Variant == "" || pl.Variant == w.Variant) {
 		return nil
 	}
@@ -288,22 +288,19 @@ func checkSinglePlatform(ctx context.Context, src types.ImageSource, srcRef type
 }
 
 func platformName(sys *types.SystemContext) string {
-	if sys.VariantChoice != "" {
-		return sys.ArchitectureChoice + "/" + sys.VariantChoice
-	}
-	return sys.ArchitectureChoice
+	return props.Platform{OS: sys.OSChoice, Arch: sys.ArchitectureChoice, Variant: sys.VariantChoice}.Full()
 }
 
 // matchPlatform reports which requested platform an index child is.
-// Children without a linux platform (e.g. BuildKit attestations, which say
-// unknown/unknown) never match.
+// Children of another OS than asked for (linux unless ImageArch names one; BuildKit
+// attestations say unknown/unknown) never match.
 func matchPlatform(inst manifest.ListUpdate, want []props.Platform) (props.Platform, bool) {
 	pl := inst.ReadOnly.Platform
-	if pl == nil || pl.OS != "linux" {
+	if pl == nil {
 		return props.Platform{}, false
 	}
 	for _, w := range want {
-		if pl.Architecture == w.Arch && (w.Variant == "" || w.Variant == pl.Variant) {
+		if pl.OS == w.OSName() && pl.Architecture == w.Arch && (w.Variant == "" || w.Variant == pl.Variant) {
 			return w, true
 		}
 	}
@@ -576,7 +573,7 @@ func (c *Copier) putTags(ctx context.Context, destNamed reference.Named, sys *ty
 			pl, _ := props.ParsePlatform(a)
 			d, ok := childFor(list, pl)
 			if !ok {
-				return fmt.Errorf("%w: ArchImageTags: the index has no linux/%s image (it has %s)", errs.ErrNotFound, a, platformsOf(list))
+				return fmt.Errorf("%w: ArchImageTags: the index has no %s image (it has %s)", errs.ErrNotFound, pl.Full(), platformsOf(list))
 			}
 			todo = append(todo, tagged{tag: job.ArchTags[a], digest: d, why: "arch " + a})
 		}

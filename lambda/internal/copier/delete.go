@@ -80,7 +80,7 @@ func (c *Copier) Delete(ctx context.Context, job DeleteJob) error {
 		}
 		return deleteECR(ctx, privateECR{api: api, account: account}, o)
 	}
-	if host == auth.PublicECRHost {
+	if auth.IsECRPublic(host) {
 		if job.ECRPublic == nil {
 			return fmt.Errorf("deleting from %s: no ECR Public client configured", host)
 		}

@@ -103,7 +103,7 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 			ECRPublic: d.ECRPublic,
 		})
 	}
-	if srcAuth == nil && strings.EqualFold(srcHost, auth.PublicECRHost) {
+	if srcAuth == nil && auth.IsECRPublic(srcHost) {
 		job.SrcAuthFallback = func() (*auth.Credentials, error) { return d.Auth.ECRPublicToken(ctx) }
 	}
 	return d.Copier.Copy(ctx, job)

@@ -11,8 +11,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
+	"github.com/cdk-ecr-deployment/handler/internal/rules"
 	"go.podman.io/image/v5/docker/reference"
 )
 
@@ -41,20 +40,58 @@ type Retry struct {
 }
 
 // DefaultRetry is used when RetryConfigs is absent; fields missing from
-// RetryConfigs take these values too.
-var DefaultRetry = Retry{NumAttempts: 3, BaseDelay: time.Second, MaxDelay: 10 * time.Second}
+// RetryConfigs take these values too (the rulebook's defaults).
+var DefaultRetry = defaultRetry()
 
-// Platform is one requested architecture, e.g. arm64 or arm/v7.
+func defaultRetry() Retry {
+	var r Retry
+	for _, f := range rules.RetryFields() {
+		switch f.Name {
+		case "numAttempts":
+			r.NumAttempts = int(f.Default)
+		case "baseDelay":
+			r.BaseDelay = time.Duration(f.Default * float64(time.Second))
+		case "maxDelay":
+			r.MaxDelay = time.Duration(f.Default * float64(time.Second))
+		}
+	}
+	return r
+}
+
+// Platform is one requested platform, e.g. arm64, arm/v7 or windows/amd64.
 type Platform struct {
+	OS      string // empty means linux (ParsePlatform never sets "linux")
 	Arch    string
 	Variant string // empty means any variant
 }
 
+// String is the platform as written in ImageArch: the OS only when it is not linux.
 func (p Platform) String() string {
-	if p.Variant == "" {
-		return p.Arch
+	s := p.Arch
+	if p.OS != "" && p.OS != rules.DefaultOS() {
+		s = p.OS + "/" + s
 	}
-	return p.Arch + "/" + p.Variant
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// Full is os/arch[/variant], as index entries are written in messages.
+func (p Platform) Full() string {
+	s := p.OSName() + "/" + p.Arch
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// OSName is the platform's OS, linux when none was given.
+func (p Platform) OSName() string {
+	if p.OS == "" {
+		return rules.DefaultOS()
+	}
+	return p.OS
 }
 
 // Properties is the validated form of the custom resource's properties.
@@ -77,25 +114,19 @@ type Properties struct {
 	RemovalPolicy  RemovalPolicy
 }
 
-// known lists every accepted property; the order is the one used in messages.
-var known = []string{
-	"SrcImage", "DestImage", "SrcCreds", "DestCreds", "ImageArch", "CopyImageIndex",
-	"ArchImageTags", "RetryConfigs", "DestTags", "RemovalPolicy",
-}
+// known lists every accepted property (the rulebook's); the order is the one used in messages.
+var known = rules.KnownProperties()
 
 // ignored properties are sent by CloudFormation or CDK and carry no meaning here.
 // ServiceTimeout (how long CloudFormation waits for the answer) is validated all the same,
 // so a typo in it fails like any other bad value.
-var ignored = []string{"ServiceToken", "ServiceTimeout"}
+var ignored = rules.IgnoredProperties()
 
-// KnownArchitectures are the Go/OCI architecture names accepted in ImageArch
-// and ArchImageTags.
-var KnownArchitectures = []string{"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64"}
+// KnownArchitectures are the rulebook's known architectures. ImageArch and
+// ArchImageTags take others too (the construct warns): an index may hold them.
+var KnownArchitectures = rules.KnownArchitectures()
 
-var (
-	tagPattern     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	variantPattern = regexp.MustCompile(`^v[0-9]+$`)
-)
+var tagPattern = rules.TagRegexp()
 
 // SrcTransports are the transports accepted in SrcImage.
 var SrcTransports = []string{"docker://", "s3://", "docker-archive:", "oci-archive:"}
@@ -274,9 +305,7 @@ func validateSrc(s string) error {
 	case strings.HasPrefix(s, "docker://"):
 		return validateDockerRef("SrcImage", strings.TrimPrefix(s, "docker://"))
 	case strings.HasPrefix(s, "s3://"):
-		rest := strings.TrimPrefix(s, "s3://")
-		bucket, key, _ := strings.Cut(rest, "/")
-		if bucket == "" || key == "" {
+		if _, _, ok := rules.SplitS3URI(s); !ok {
 			return invalid("SrcImage", "%q must look like s3://bucket/key[:ref]", s)
 		}
 		return nil
@@ -382,21 +411,18 @@ func validateDockerRef(prop, s string) error {
 	return nil
 }
 
-// ParsePlatform parses an ImageArch entry such as "arm64" or "arm/v7".
+// ParsePlatform parses an ImageArch entry such as "arm64", "arm/v7" or
+// "linux/arm64/v8" by the rulebook's grammar.
 func ParsePlatform(s string) (Platform, error) {
-	s = strings.TrimSpace(s)
-	arch, variant, _ := strings.Cut(s, "/")
-	// "linux/arm64" is a common way to write a platform; the OS is always linux here.
-	if arch == "linux" && variant != "" {
-		arch, variant, _ = strings.Cut(variant, "/")
+	p, err := rules.ParsePlatform(strings.TrimSpace(s))
+	if err != nil {
+		return Platform{}, err
 	}
-	if !slices.Contains(KnownArchitectures, arch) {
-		return Platform{}, fmt.Errorf("unknown architecture %q; known: %s", s, strings.Join(KnownArchitectures, ", "))
+	out := Platform{OS: p.OS, Arch: p.Architecture, Variant: p.Variant}
+	if out.OS == rules.DefaultOS() {
+		out.OS = "" // one value per platform: linux/arm64 and arm64 compare equal
 	}
-	if variant != "" && !variantPattern.MatchString(variant) {
-		return Platform{}, fmt.Errorf("bad variant in %q; expected e.g. arm/v7 or arm64/v8", s)
-	}
-	return Platform{Arch: arch, Variant: variant}, nil
+	return out, nil
 }
 
 func parseArchList(v any) ([]Platform, error) {
@@ -505,49 +531,40 @@ func parseArchTags(v any) (map[string]string, error) {
 	return m, nil
 }
 
-var retryFields = []string{"numAttempts", "baseDelay", "maxDelay"}
-
 func parseRetry(v any) (Retry, error) {
 	var m map[string]any
 	present, err := jsonValue("RetryConfigs", v, &m)
 	if err != nil || !present {
 		return DefaultRetry, err
 	}
-	r := DefaultRetry
+	// The rulebook's fields, ranges and cross-field rule; numbers first, as CloudFormation
+	// stringifies them.
+	values := make(map[string]float64, len(m))
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if !slices.Contains(retryFields, k) {
-			return r, invalid("RetryConfigs", "unknown field %q; allowed: %s", k, strings.Join(retryFields, ", "))
-		}
 		f, err := number(m[k])
 		if err != nil {
-			return r, invalid("RetryConfigs", "%s: %v", k, err)
+			return DefaultRetry, invalid("RetryConfigs", "%s: %v", k, err)
 		}
-		if f < 0 {
-			return r, invalid("RetryConfigs", "%s must not be negative, got %v", k, f)
-		}
-		if k != "numAttempts" && f*float64(time.Second) >= math.MaxInt64 {
-			// time.Duration(f) would overflow (into a negative delay on amd64).
-			return r, invalid("RetryConfigs", "%s of %v seconds is too large", k, f)
-		}
+		values[k] = f
+	}
+	if _, err := rules.RetryProblem(values); err != nil {
+		return DefaultRetry, invalid("RetryConfigs", "%v", err)
+	}
+	r := DefaultRetry
+	for k, f := range values {
 		switch k {
 		case "numAttempts":
-			if f < 1 || f != float64(int(f)) {
-				return r, invalid("RetryConfigs", "numAttempts must be a whole number >= 1, got %v", f)
-			}
 			r.NumAttempts = int(f)
 		case "baseDelay":
 			r.BaseDelay = time.Duration(f * float64(time.Second))
 		case "maxDelay":
 			r.MaxDelay = time.Duration(f * float64(time.Second))
 		}
-	}
-	if r.MaxDelay < r.BaseDelay {
-		return r, invalid("RetryConfigs", "maxDelay (%v) is smaller than baseDelay (%v)", r.MaxDelay, r.BaseDelay)
 	}
 	return r, nil
 }

@@ -19,6 +19,7 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
+	"github.com/cdk-ecr-deployment/handler/internal/rules"
 )
 
 // maxMessage bounds an error message for an input of n bytes: messages quote the input
@@ -170,7 +171,7 @@ func checkProperties(t *testing.T, p *Properties) {
 		t.Fatalf("ArchImageTags %v without CopyImageIndex", p.ArchImageTags)
 	}
 	for i, pl := range p.ImageArch {
-		if !slices.Contains(KnownArchitectures, pl.Arch) || (pl.Variant != "" && !variantPattern.MatchString(pl.Variant)) {
+		if q, err := ParsePlatform(pl.String()); err != nil || q != pl {
 			t.Fatalf("bad platform %+v", pl)
 		}
 		if slices.Contains(p.ImageArch[:i], pl) {
@@ -229,8 +230,8 @@ func toRaw(p *Properties) map[string]any {
 	return raw
 }
 
-// FuzzParsePlatform checks ParsePlatform: what it accepts is a known architecture with an
-// optional vN variant, and its String form (with or without linux/) parses to the same value.
+// FuzzParsePlatform checks ParsePlatform: what it accepts is what the rulebook's grammar
+// accepts, and its String and full os/arch[/variant] forms parse to the same value.
 func FuzzParsePlatform(f *testing.F) {
 	for _, s := range []string{"amd64", "arm64", "arm/v7", "arm64/v8", " linux/arm/v6 ", "linux/amd64", "linux",
 		"linux/linux/arm64", "arm/v", "arm/v7/extra", "ARM64", "riscv64", "loong64", "windows/amd64", "/", ""} {
@@ -247,13 +248,15 @@ func FuzzParsePlatform(f *testing.F) {
 			}
 			return
 		}
-		if !slices.Contains(KnownArchitectures, p.Arch) {
-			t.Fatalf("ParsePlatform(%q) = unknown arch %q", s, p.Arch)
+		// What is accepted is grammatical, by the rulebook, and says the same when written out in full.
+		if q, err := rules.ParsePlatform(strings.TrimSpace(s)); err != nil || q.OS != p.OSName() || q.Architecture != p.Arch || q.Variant != p.Variant {
+			t.Fatalf("ParsePlatform(%q) = %+v, the rulebook says %+v, %v", s, p, q, err)
 		}
-		if p.Variant != "" && !variantPattern.MatchString(p.Variant) {
-			t.Fatalf("ParsePlatform(%q) = bad variant %q", s, p.Variant)
+		full := p.OSName() + "/" + p.Arch
+		if p.Variant != "" {
+			full += "/" + p.Variant
 		}
-		for _, again := range []string{p.String(), "linux/" + p.String(), " " + p.String() + "\t"} {
+		for _, again := range []string{p.String(), full, " " + p.String() + "\t"} {
 			q, err := ParsePlatform(again)
 			if err != nil || q != p {
 				t.Fatalf("ParsePlatform(%q) = %+v, %v; want %+v (from %q)", again, q, err, p, s)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
+	"github.com/cdk-ecr-deployment/handler/internal/rules"
 )
 
 func base() map[string]any {
@@ -56,6 +57,10 @@ func TestGoodValues(t *testing.T) {
 			return reflect.DeepEqual(p.ImageArch, []Platform{{Arch: "arm", Variant: "v7"}, {Arch: "arm64"}})
 		}},
 		{"real list", with("ImageArch", []any{"amd64"}), func(p *Properties) bool { return len(p.ImageArch) == 1 }},
+		// Upstream takes any architecture string; an index may hold one we do not know.
+		{"unknown arch and os", with("ImageArch", `["sparc64","windows/amd64","linux/arm64/v8"]`), func(p *Properties) bool {
+			return reflect.DeepEqual(p.ImageArch, []Platform{{Arch: "sparc64"}, {OS: "windows", Arch: "amd64"}, {Arch: "arm64", Variant: "v8"}})
+		}},
 		{"empty arch", with("ImageArch", ""), func(p *Properties) bool { return len(p.ImageArch) == 0 }},
 		{"index string", with("CopyImageIndex", "true"), func(p *Properties) bool { return p.CopyImageIndex }},
 		{"index bool", with("CopyImageIndex", true), func(p *Properties) bool { return p.CopyImageIndex }},
@@ -108,22 +113,23 @@ func TestBadValues(t *testing.T) {
 		{with("SrcImage", "ftp://x"), []string{"SrcImage", "unsupported transport"}},
 		{with("SrcImage", "s3://bucketonly"), []string{"SrcImage", "s3://bucket/key"}},
 		{with("SrcImage", 3.0), []string{"SrcImage", "must be a string"}},
-		{with("ImageArch", "sparc"), []string{"ImageArch", `unknown architecture "sparc"`}},
-		{with("ImageArch", "arm/x7"), []string{"ImageArch", "variant"}},
+		{with("ImageArch", "SPARC"), []string{"ImageArch", `"SPARC"`, "os/arch[/variant]"}},
+		{with("ImageArch", "arm/x7"), []string{"ImageArch", `"arm/x7"`, "arch/variant"}},
+		{with("ImageArch", "linux/arm/v7/x"), []string{"ImageArch", "more than three parts"}},
 		{with("ImageArch", `["amd64",`), []string{"ImageArch", "JSON"}},
 		{with("ImageArch", true), []string{"ImageArch", "string or a list"}},
 		{with("CopyImageIndex", "yes"), []string{"CopyImageIndex", `"true" or "false"`}},
 		{with("CopyImageIndex", "true", "ImageArch", "arm64"), []string{"ImageArch", "CopyImageIndex"}},
 		{with("ArchImageTags", `{"amd64":"x"}`), []string{"ArchImageTags", "requires CopyImageIndex"}},
 		{with("CopyImageIndex", "true", "ArchImageTags", `{"amd64":"-bad"}`), []string{"ArchImageTags", `"-bad"`}},
-		{with("CopyImageIndex", "true", "ArchImageTags", `{"m68k":"x"}`), []string{"ArchImageTags", "m68k"}},
+		{with("CopyImageIndex", "true", "ArchImageTags", `{"m68k/x":"x"}`), []string{"ArchImageTags", "m68k/x"}},
 		{with("CopyImageIndex", "true", "ArchImageTags", `["x"]`), []string{"ArchImageTags", "JSON"}},
 		{with("RetryConfigs", `{"foo":1}`), []string{`RetryConfigs: unknown field "foo"; allowed: numAttempts, baseDelay, maxDelay`}},
-		{with("RetryConfigs", `{"numAttempts":0}`), []string{"RetryConfigs", "numAttempts", ">= 1"}},
+		{with("RetryConfigs", `{"numAttempts":0}`), []string{"RetryConfigs", "numAttempts", "at least 1"}},
 		{with("RetryConfigs", `{"numAttempts":1.5}`), []string{"RetryConfigs", "whole number"}},
-		{with("RetryConfigs", `{"baseDelay":-1}`), []string{"RetryConfigs", "baseDelay", "negative"}},
+		{with("RetryConfigs", `{"baseDelay":-1}`), []string{"RetryConfigs", "baseDelay", "at least 0"}},
 		{with("RetryConfigs", `{"maxDelay":"soon"}`), []string{"RetryConfigs", "maxDelay", "not a number"}},
-		{with("RetryConfigs", `{"baseDelay":5,"maxDelay":1}`), []string{"RetryConfigs", "maxDelay", "smaller"}},
+		{with("RetryConfigs", `{"baseDelay":5,"maxDelay":1}`), []string{"RetryConfigs", "maxDelay", "must not exceed"}},
 		{with("DestTags", `["ok","bad tag"]`), []string{"DestTags", `"bad tag"`}},
 		{with("DestTags", `["`+strings.Repeat("a", 129)+`"]`), []string{"DestTags", "max 128"}},
 		{with("DestTags", `"latest"`), []string{"DestTags", "JSON"}},
@@ -160,5 +166,26 @@ func TestDestinationID(t *testing.T) {
 	}
 	if got := DestinationID(map[string]any{}); got != "" {
 		t.Errorf("no DestImage gave %q", got)
+	}
+}
+
+// DefaultRetry is the rulebook's defaults (the README's figures are checked against
+// rules.json by test/readme-claims.test.ts), converted to attempts and durations.
+func TestDefaultRetryIsTheRulebooks(t *testing.T) {
+	for _, f := range rules.RetryFields() {
+		var got float64
+		switch f.Name {
+		case "numAttempts":
+			got = float64(DefaultRetry.NumAttempts)
+		case "baseDelay":
+			got = DefaultRetry.BaseDelay.Seconds()
+		case "maxDelay":
+			got = DefaultRetry.MaxDelay.Seconds()
+		default:
+			t.Errorf("the rulebook has a retry field %q that Retry does not carry", f.Name)
+		}
+		if got != f.Default || got == 0 {
+			t.Errorf("DefaultRetry %s = %v, the rulebook says %v", f.Name, got, f.Default)
+		}
 	}
 }

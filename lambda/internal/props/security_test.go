@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
+	"github.com/cdk-ecr-deployment/handler/internal/rules"
 )
 
 // No resource property can turn TLS verification off: the handler refuses every property
@@ -34,10 +35,14 @@ func TestNoPropertyTurnsTLSVerificationOff(t *testing.T) {
 	}
 }
 
-// Every architecture the construct accepts at synth time (src/validate.ts) must pass here
-// too, or a stack that synthesized fine fails at deploy. loong64 was missing.
+// Every architecture the construct accepts without a warning (the rulebook's list, which
+// src/rules.ts reads too) must pass here, or a stack that synthesized fine fails at deploy.
+// loong64 was once missing.
 func TestConstructArchitecturesAreAccepted(t *testing.T) {
-	for _, a := range []string{"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64"} {
+	if len(rules.KnownArchitectures()) < 9 {
+		t.Fatalf("the rulebook lists %d architectures", len(rules.KnownArchitectures()))
+	}
+	for _, a := range rules.KnownArchitectures() {
 		p, err := Parse(map[string]any{"SrcImage": "docker://a/b:1", "DestImage": "docker://r.io/c:1", "ImageArch": a})
 		if err != nil || len(p.ImageArch) != 1 || p.ImageArch[0].Arch != a {
 			t.Errorf("ImageArch %q: %+v, %v", a, p, err)

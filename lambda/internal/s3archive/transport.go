@@ -31,6 +31,7 @@ import (
 	"go.podman.io/image/v5/types"
 
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
+	"github.com/cdk-ecr-deployment/handler/internal/rules"
 )
 
 // TransportName is the transport prefix, as in s3://bucket/key.
@@ -108,15 +109,7 @@ func (r *Reference) NewImageSource(ctx context.Context, _ *types.SystemContext) 
 }
 
 // candidates lists (key, ref) splits, longest key first.
-func candidates(keyAndRef string) [][2]string {
-	out := [][2]string{{keyAndRef, ""}}
-	for i := len(keyAndRef) - 1; i > 0; i-- {
-		if keyAndRef[i] == ':' {
-			out = append(out, [2]string{keyAndRef[:i], keyAndRef[i+1:]})
-		}
-	}
-	return out
-}
+func candidates(keyAndRef string) [][2]string { return rules.S3KeyCandidates(keyAndRef) }
 
 func (r *Reference) resolve(ctx context.Context) (*object, string, error) {
 	api, err := r.transport.Clients(ctx, "")

@@ -132,10 +132,16 @@ describe('properties the construct refuses at synth time, sent anyway', () => {
   test.each<[string, (p: Record<string, any>) => void, string]>([
     ['empty SrcImage', p => { p.SrcImage = ''; }, 'SrcImage: is required'],
     ['empty DestImage', p => { p.DestImage = ''; }, 'DestImage: is required'],
-    ['unknown architecture', p => { p.ImageArch = 'sparc'; }, 'ImageArch: unknown architecture "sparc"'],
-    ['x86_64 is not an OCI architecture name', p => { p.ImageArch = 'amd64,x86_64'; }, 'ImageArch: unknown architecture "x86_64"'],
-    ['negative retry delay', p => { p.RetryConfigs = '{"baseDelay":-1}'; }, 'RetryConfigs: baseDelay must not be negative, got -1'],
-    ['fractional numAttempts', p => { p.RetryConfigs = '{"numAttempts":2.5}'; }, 'RetryConfigs: numAttempts must be a whole number >= 1, got 2.5'],
+    // An unknown architecture only warns at synth time (upstream takes any string): the copy then
+    // fails, naming what the source is and what ImageArch asked for.
+    ['unknown architecture (warned at synth time)', p => { p.ImageArch = 'sparc'; },
+      'is a single linux/amd64 image, not an index; ImageArch asks for sparc'],
+    ['x86_64 is not an OCI architecture name (warned at synth time)', p => { p.ImageArch = 'amd64,x86_64'; },
+      'is a single linux/amd64 image, not an index; ImageArch asks for amd64, x86_64'],
+    ['an architecture that is no platform (warned at synth time)', p => { p.ImageArch = 'ARM64'; },
+      'ImageArch: not a platform: "ARM64"; write arch, arch/variant or os/arch[/variant]'],
+    ['negative retry delay', p => { p.RetryConfigs = '{"baseDelay":-1}'; }, 'RetryConfigs: baseDelay must be a number of at least 0, got -1'],
+    ['fractional numAttempts', p => { p.RetryConfigs = '{"numAttempts":2.5}'; }, 'RetryConfigs: numAttempts must be a whole number, got 2.5'],
     ['unknown retry field', p => { p.RetryConfigs = '{"attempts":3}'; }, 'RetryConfigs: unknown field "attempts"; allowed: numAttempts, baseDelay, maxDelay'],
     ['a space in the source URI', p => { p.SrcImage = 'docker://nginx: latest'; }, 'SrcImage: "docker://nginx: latest" contains whitespace'],
     ['an upper-case repository', p => { p.DestImage = `docker://${ECR_HOST}/MyApp:v1`; }, `DestImage: "${ECR_HOST}/MyApp:v1": repository names must be lowercase`],

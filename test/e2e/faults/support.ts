@@ -12,8 +12,8 @@ import { CustomResource, Outcome, SynthResource } from '../harness/driver';
 import { expectWellFormed } from '../harness/expect';
 import { FaultProxy, startFaultProxy, startTunnel, Tunnel } from '../harness/fault-proxy';
 import { DUMMY_AWS } from '../harness/moto';
-import { ECR_HOST } from '../harness/pki';
 import { rmTree, tempDir } from '../harness/proc';
+import { isEcrHost } from '../harness/proxy';
 import { ACCEPT_ALL, RegistryClient, sha256 } from '../harness/registry-client';
 import { BOOTSTRAP, Rie } from '../harness/rie';
 import { DOCKER_HUB_HOST, World, WorldOptions } from '../harness/world';
@@ -77,7 +77,7 @@ export class FaultWorld {
     this.src = await startFaultProxy({ ...proxyOpts, upstreamPort: () => this.w.hub.port, logFile: path.join(this.w.dir, 'fault-proxy-src.log') });
     this.dest = await startFaultProxy({ ...proxyOpts, upstreamPort: () => this.w.ecr.port, logFile: path.join(this.w.dir, 'fault-proxy-dest.log') });
     this.connect = await startTunnel((host, port) => {
-      if (host === ECR_HOST && port === 443) return this.dest.port;
+      if (isEcrHost(host) && port === 443) return this.dest.port;
       if (host === DOCKER_HUB_HOST && port === 443) return this.w.hub.port;
       if (host === '127.0.0.1' || host === 'localhost') return port;
       return undefined;

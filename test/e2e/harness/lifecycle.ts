@@ -25,6 +25,7 @@ import { Outcome, SynthResource, synthExample } from './driver';
 import { FaultProxy, RuleHandle, startFaultProxy, startTunnel, Tunnel } from './fault-proxy';
 import { imageConfig, randomLayer } from './images';
 import { ECR_HOST } from './pki';
+import { isEcrHost } from './proxy';
 import { MT, RegistryClient, sha256 } from './registry-client';
 import { DOCKER_HUB_HOST, World } from './world';
 
@@ -376,7 +377,7 @@ export class LifecycleWorld {
       // Host names are case-insensitive: a DestImage with the ECR host in upper case must reach it too.
       this.tunnel = await startTunnel((host, port) => {
         const h = host.toLowerCase();
-        if (h === ECR_HOST && port === 443) return this.fault.port;
+        if (isEcrHost(h) && port === 443) return this.fault.port;
         if (h === DOCKER_HUB_HOST && port === 443) return this.w.hub.port;
         if (h === '127.0.0.1' || h === 'localhost') return port;
         return undefined;

@@ -7,6 +7,12 @@ import { run } from './proc';
 export const ECR_ACCOUNT = '123456789012';
 export const ECR_REGION = 'us-east-1';
 export const ECR_HOST = `${ECR_ACCOUNT}.dkr.ecr.${ECR_REGION}.amazonaws.com`;
+/**
+ * The same ECR-style registry under the names of other partitions and endpoint kinds (the proxy
+ * routes every rulebook ECR host to it): China, and dual-stack.
+ */
+export const ECR_HOST_CHINA = `${ECR_ACCOUNT}.dkr.ecr.cn-north-1.amazonaws.com.cn`;
+export const ECR_HOST_DUAL_STACK = `${ECR_ACCOUNT}.dkr-ecr.${ECR_REGION}.on.aws`;
 
 export interface Pki {
   readonly dir: string;
@@ -24,7 +30,7 @@ export interface Pki {
 export async function makePki(dir: string, extraDnsNames: string[] = []): Promise<Pki> {
   fs.mkdirSync(dir, { recursive: true });
   const p = (f: string) => path.join(dir, f);
-  const san = ['DNS:localhost', 'IP:127.0.0.1', `DNS:${ECR_HOST}`, ...extraDnsNames.map(n => `DNS:${n}`)].join(',');
+  const san = ['DNS:localhost', 'IP:127.0.0.1', `DNS:${ECR_HOST}`, `DNS:${ECR_HOST_CHINA}`, `DNS:${ECR_HOST_DUAL_STACK}`, ...extraDnsNames.map(n => `DNS:${n}`)].join(',');
   await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=e2e test CA',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
     '-keyout', p('ca.key'), '-out', p('ca.crt')]);

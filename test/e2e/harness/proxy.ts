@@ -1,5 +1,5 @@
-// An HTTPS_PROXY (CONNECT-only) that sends every `*.dkr.ecr.<region>.amazonaws.com:443` tunnel
-// to the local ECR-style registry, other named hosts (e.g. Docker Hub's registry-1.docker.io) to
+// An HTTPS_PROXY (CONNECT-only) that sends every ECR registry host's :443 tunnel (any form the
+// rulebook, src/rules.ts, knows: every partition, FIPS, dual-stack) to the local ECR-style registry, other named hosts (e.g. Docker Hub's registry-1.docker.io) to
 // the local registries standing in for them, passes loopback targets through, refuses
 // everything else, and records each CONNECT target. Host names match case-insensitively, as
 // DNS names do. ECR Public's registry (public.ecr.aws) goes where Docker Hub's goes (both are
@@ -7,6 +7,7 @@
 // overrides a host:443 target at run time.
 import * as http from 'http';
 import * as net from 'net';
+import { ECR_PUBLIC_HOSTS, parseEcrHost } from '../../../src/rules';
 
 export interface ConnectProxy {
   readonly port: number;
@@ -19,13 +20,14 @@ export interface ConnectProxy {
   close(): Promise<void>;
 }
 
-const ECR_HOST = /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$/i;
-
-/** ECR Public's registry host. */
-export const PUBLIC_ECR_HOST = 'public.ecr.aws';
+/** ECR Public's registry host (public.ecr.aws). */
+export const PUBLIC_ECR_HOST = ECR_PUBLIC_HOSTS[0];
 
 /** Hosts served by another host's stand-in when they have none of their own. */
-const SAME_AS: Record<string, string> = { [PUBLIC_ECR_HOST]: 'registry-1.docker.io' };
+const SAME_AS: Record<string, string> = Object.fromEntries(ECR_PUBLIC_HOSTS.map(h => [h, 'registry-1.docker.io']));
+
+/** Whether host is an ECR registry of any form the rulebook knows; every proxy of the harness routes by this. */
+export const isEcrHost = (host: string): boolean => parseEcrHost(host)?.kind === 'private';
 
 export async function startConnectProxy(ecrRegistryPort: () => number, hostPorts: () => Record<string, number> = () => ({})): Promise<ConnectProxy> {
   const connects: string[] = [];
@@ -49,7 +51,7 @@ export async function startConnectProxy(ecrRegistryPort: () => number, hostPorts
     const stands = Object.fromEntries(Object.entries(hostPorts()).map(([h, p]) => [h.toLowerCase(), p]));
     const stand = stands[host] ?? (SAME_AS[host] !== undefined ? stands[SAME_AS[host]] : undefined);
     if (routes.has(host) && port === 443) to = { host: '127.0.0.1', port: routes.get(host)! };
-    else if (ECR_HOST.test(host) && port === 443) to = { host: '127.0.0.1', port: ecrRegistryPort() };
+    else if (isEcrHost(host) && port === 443) to = { host: '127.0.0.1', port: ecrRegistryPort() };
     else if (stand !== undefined && port === 443) to = { host: '127.0.0.1', port: stand };
     else if (host === '127.0.0.1' || host === 'localhost') to = { host: '127.0.0.1', port };
     if (!to) {
