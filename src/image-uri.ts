@@ -15,6 +15,13 @@ export interface ImageLocation {
   readonly s3?: { bucket: string; keyWithRef: string };
   /** True when nothing in the uri is a token. */
   readonly literal: boolean;
+  /**
+   * True when neither `ecr` nor `ecrPublic` could be read but the registry may still be ECR
+   * (a token host, or an unreadable uri): only broad grants can cover it.
+   */
+  readonly maybeEcr?: boolean;
+  /** True when the host is `public.ecr.aws` but the repository cannot be read (a token path). */
+  readonly maybeEcrPublic?: boolean;
   /** The uri without its transport prefix (tokens kept). */
   readonly name: string;
 }
@@ -63,6 +70,14 @@ function repositoryOf(path: string): string {
  * Analyzes an image uri (`docker://...` or `s3://...`), tokens allowed.
  */
 export function locateImage(uri: string): ImageLocation {
+  const loc = locate(uri);
+  if (loc.ecr || loc.ecrPublic || isCertainlyNotEcr(uri)) {
+    return loc;
+  }
+  return { ...loc, maybeEcr: true, maybeEcrPublic: /^docker:\/\/public\.ecr\.aws(\/|$)/.test(uri) };
+}
+
+function locate(uri: string): ImageLocation {
   const { text, restore } = withPlaceholders(uri);
   const literal = !Token.isUnresolved(uri);
   const m = /^([a-z0-9-]+):\/\/(.*)$/s.exec(text);
@@ -107,7 +122,7 @@ export function locateImage(uri: string): ImageLocation {
  * True when the uri names a registry that is certainly not ECR, so no ECR permissions are needed.
  * A host that is a token might be ECR, so it is not "certainly not".
  */
-export function isCertainlyNotEcr(uri: string): boolean {
+function isCertainlyNotEcr(uri: string): boolean {
   const { text } = withPlaceholders(uri);
   const m = /^docker:\/\/([^/]*)(\/|$)/.exec(text);
   if (!m) {
