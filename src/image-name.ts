@@ -297,6 +297,7 @@ export class DockerImageName implements IBindableImageName {
     const deleteOnDestroy = destination && (options.deleteOnDestroy ?? false);
     const uri = this.uri;
     if (this.assumeRole) {
+      checkAssumeRole(uri, this.creds, destination ? 'dest' : 'src');
       // The assumed role pulls or pushes: the handler's own role only needs to assume it.
       grants.add(['sts:AssumeRole'], [this.assumeRole.roleArn]);
     } else if (this.target.kind === 'repository') {
@@ -316,6 +317,17 @@ export class DockerImageName implements IBindableImageName {
       grantCredsSpec(grants, this.creds);
     }
     return { uri, creds: this.creds, assumeRoleArn: this.assumeRole?.roleArn };
+  }
+}
+
+/** The handler assumes a role only to log in to ECR: anything else cannot deploy. */
+function checkAssumeRole(uri: string, creds: string | undefined, prop: string): void {
+  const loc = locateImage(uri);
+  if (!loc.ecr && !loc.maybeEcr) {
+    throw new Error(`ECRDeployment: ${prop}: assumeRole is used to log in to an ECR registry, and ${JSON.stringify(uri)} is not one; remove assumeRole`);
+  }
+  if (creds !== undefined) {
+    throw new Error(`ECRDeployment: ${prop}: give creds or assumeRole, not both`);
   }
 }
 

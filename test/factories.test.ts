@@ -235,6 +235,19 @@ describe('cross-account roles', () => {
     });
   });
 
+  test('a role for a registry that is not ECR, or next to creds, is a synth-time error naming the prop', () => {
+    const stack = newStack();
+    const role = iam.Role.fromRoleArn(stack, 'R', 'arn:aws:iam::999999999999:role/x');
+    expect(() => new ECRDeployment(stack, 'A', {
+      src: new DockerImageName('ghcr.io/org/app:1', undefined, { assumeRole: role }),
+      dest: new DockerImageName('registry.example.com/x:1'),
+    })).toThrow(/^ECRDeployment: src: assumeRole is used to log in to an ECR registry, and "docker:\/\/ghcr.io\/org\/app:1" is not one/);
+    expect(() => new ECRDeployment(stack, 'B', {
+      src: new DockerImageName('nginx:1'),
+      dest: new DockerImageName('999999999999.dkr.ecr.us-east-1.amazonaws.com/x:1', 'user:pw', { assumeRole: role }),
+    })).toThrow('ECRDeployment: dest: give creds or assumeRole, not both');
+  });
+
   test('no role: the properties have no role fields', () => {
     const stack = newStack();
     new ECRDeployment(stack, 'Deploy', { src: new DockerImageName('nginx:latest'), dest: new DockerImageName('123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1') });
