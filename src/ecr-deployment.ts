@@ -334,19 +334,19 @@ function handlerOptions(props: ECRDeploymentProps): {
   extraIdentity: { [key: string]: unknown };
 } {
   const environment = props.environment && Object.keys(props.environment).length > 0 ? props.environment : undefined;
-  const path = (c: IConstruct) => c.node.path;
+  const nodePath = (c: IConstruct) => c.node.path;
   // [function prop, value, identity key, identity of the value, upstream has it]
   const table: Array<[keyof lambda.FunctionOptions, any, string, (v: any) => unknown, boolean]> = [
-    ['role', props.role, 'role', path, true],
-    ['vpc', props.vpc, 'vpc', path, true],
+    ['role', props.role, 'role', nodePath, true],
+    ['vpc', props.vpc, 'vpc', nodePath, true],
     ['vpcSubnets', props.vpcSubnets, 'vpcSubnets', describeSubnets, true],
-    ['securityGroups', props.securityGroups, 'securityGroups', (sgs: ec2.ISecurityGroup[]) => sgs.map(path), true],
+    ['securityGroups', props.securityGroups, 'securityGroups', (sgs: ec2.ISecurityGroup[]) => sgs.map(nodePath), true],
     ['architecture', props.lambdaArchitecture, 'architecture',
       (a: lambda.Architecture) => a.name === lambda.Architecture.X86_64.name ? undefined : a.name, false],
     ['environment', environment, 'environment', v => v, false],
     ['ephemeralStorageSize', props.ephemeralStorageSize, 'ephemeralStorageMiB', (s: Size) => s.toMebibytes(), false],
     ['logRetention', props.logRetention, 'logRetention', v => v, false],
-    ['logGroup', props.logGroup, 'logGroup', path, false],
+    ['logGroup', props.logGroup, 'logGroup', nodePath, false],
   ];
   const functionProps: { [key: string]: unknown } = {};
   const upstreamIdentity: { [key: string]: unknown } = {};
