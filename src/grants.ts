@@ -87,8 +87,14 @@ export function grantLocation(grants: ImageGrants, loc: ImageLocation, destinati
     return;
   }
   if (loc.ecr) {
+    // The host's own partition (aws-cn, aws-us-gov, aws-iso...) when it names one; else the stack's.
     const arn = grants.stack.formatArn({
-      service: 'ecr', account: loc.ecr.account, region: loc.ecr.region, resource: 'repository', resourceName: loc.ecr.repositoryName,
+      partition: loc.ecr.partition,
+      service: 'ecr',
+      account: loc.ecr.account,
+      region: loc.ecr.region,
+      resource: 'repository',
+      resourceName: loc.ecr.repositoryName,
     });
     grantEcrRepository(grants, arn, destination, deleteOnDestroy);
     return;

@@ -7,8 +7,11 @@ import { Token, Tokenization } from 'aws-cdk-lib';
  */
 export interface ImageLocation {
   readonly transport: 'docker' | 's3' | 'unknown';
-  /** The ECR repository, when the registry is `ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn]`. */
-  readonly ecr?: { account: string; region: string; repositoryName: string };
+  /**
+   * The ECR repository, when the registry is an ECR host of any partition (the rulebook's forms).
+   * The partition is undefined when the region is a token: the stack's partition applies.
+   */
+  readonly ecr?: { account: string; region: string; repositoryName: string; partition?: string };
   /** The ECR Public repository name, when the registry is `public.ecr.aws`. */
   readonly ecrPublic?: { repositoryName: string };
   /** The S3 object, for `s3://` uris. The key may still carry a `:ref` suffix. */

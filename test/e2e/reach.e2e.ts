@@ -57,7 +57,9 @@ async function certFor(names: string[]): Promise<{ certFile: string; keyFile: st
 }
 
 /** What moto recorded of sts:AssumeRole calls. */
-async function assumedRoles(): Promise<Array<{ role_arn: string; session_name: string; access_key_id: string; secret_access_key: string; session_token: string }>> {
+interface AssumedRole { role_arn: string; session_name: string; access_key_id: string; secret_access_key: string; session_token: string }
+
+async function assumedRoles(): Promise<AssumedRole[]> {
   const res = await fetch(`${w.moto.endpoint}/moto-api/data.json`);
   const data: any = await res.json();
   return data.sts?.AssumedRole ?? [];
