@@ -73,12 +73,20 @@ function repositoryOf(path: string): string {
  * Analyzes an image uri (`docker://...` or `s3://...`), tokens allowed.
  */
 export function locateImage(uri: string): ImageLocation {
-  const loc = locate(uri);
-  if (loc.ecr || loc.ecrPublic || isCertainlyNotEcr(uri)) {
-    return loc;
+  // Validation, grants and dependencies all ask about the same uri: it is parsed once. Token
+  // strings are unique in a process, so the same text always means the same thing.
+  let loc = located.get(uri);
+  if (!loc) {
+    loc = locate(uri);
+    if (!loc.ecr && !loc.ecrPublic && !isCertainlyNotEcr(uri)) {
+      loc = { ...loc, maybeEcr: true, maybeEcrPublic: /^docker:\/\/public\.ecr\.aws(\/|$)/.test(uri) };
+    }
+    located.set(uri, loc);
   }
-  return { ...loc, maybeEcr: true, maybeEcrPublic: /^docker:\/\/public\.ecr\.aws(\/|$)/.test(uri) };
+  return loc;
 }
+
+const located = new Map<string, ImageLocation>();
 
 function locate(uri: string): ImageLocation {
   const { text, restore } = withPlaceholders(uri);
