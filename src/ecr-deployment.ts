@@ -14,9 +14,10 @@ import {
 } from 'aws-cdk-lib';
 import { AddToPrincipalPolicyResult, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct, IConstruct } from 'constructs';
+import { dependOnNamedRepositories } from './dependencies';
 import { singletonUuid } from './handler-identity';
-import { IImageName } from './image-name';
-import { grantCopy } from './permissions';
+import { IImageName, ImageDirection } from './image-name';
+import { bindImage } from './permissions';
 import { validateArch, validateImageUri, validateRetryConfigs, validateTag } from './validate';
 
 export interface ECRDeploymentProps {
@@ -232,24 +233,9 @@ export class ECRDeployment extends Construct {
 
     const memoryLimit = props.memoryLimit ?? 512;
     const architecture = props.lambdaArchitecture ?? lambda.Architecture.X86_64;
-    const environment = props.environment && Object.keys(props.environment).length > 0 ? props.environment : undefined;
+    const options = handlerOptions(props);
     this.handler = new lambda.SingletonFunction(this, 'CustomResourceHandler', {
-      uuid: singletonUuid(this, {
-        memoryLimit,
-        upstreamOptions: {
-          role: props.role && props.role.node.path,
-          vpc: props.vpc && props.vpc.node.path,
-          vpcSubnets: props.vpcSubnets && describeSubnets(props.vpcSubnets),
-          securityGroups: props.securityGroups && props.securityGroups.map(sg => sg.node.path),
-        },
-        extraOptions: {
-          architecture: architecture.name === lambda.Architecture.X86_64.name ? undefined : architecture.name,
-          environment,
-          ephemeralStorageMiB: props.ephemeralStorageSize?.toMebibytes(),
-          logRetention: props.logRetention,
-          logGroup: props.logGroup && props.logGroup.node.path,
-        },
-      }),
+      uuid: singletonUuid(this, { memoryLimit, upstreamOptions: options.upstreamIdentity, extraOptions: options.extraIdentity }),
       code: lambda.Code.fromAsset(handlerBinaryDir(architecture)),
       // Not Runtime.PROVIDED_AL2023, which aws-cdk-lib < 2.105 lacks; the peer range starts at 2.80.
       runtime: new lambda.Runtime('provided.al2023', lambda.RuntimeFamily.OTHER),
@@ -257,20 +243,15 @@ export class ECRDeployment extends Construct {
       lambdaPurpose: 'Custom::CDKECRDeployment',
       description: 'Custom resource handler for copying Docker images between docker registries.',
       timeout: Duration.minutes(15),
-      role: props.role,
       memorySize: memoryLimit,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: props.securityGroups,
-      ...(props.lambdaArchitecture ? { architecture } : {}),
-      ...(environment ? { environment } : {}),
-      ...(props.ephemeralStorageSize ? { ephemeralStorageSize: props.ephemeralStorageSize } : {}),
-      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
-      ...(props.logGroup ? { logGroup: props.logGroup } : {}),
+      ...options.functionProps,
     });
 
     const destroy = props.removalPolicy === RemovalPolicy.DESTROY;
-    grantCopy(this, this.handlerRole(), { src: props.src, dest: props.dest, deleteOnDestroy: destroy });
+    const handlerRole = this.handlerRole();
+    // The destination binds first: its statements come first in the policy, as they always have.
+    const dest = bindImage(this, props.dest, { handlerRole, direction: ImageDirection.DESTINATION, deleteOnDestroy: destroy });
+    const src = bindImage(this, props.src, { handlerRole, direction: ImageDirection.SOURCE });
 
     const imageArch = props.imageArch ? props.imageArch.join(',') : '';
     const resource = new CustomResource(this, 'CustomResource', {
@@ -278,10 +259,12 @@ export class ECRDeployment extends Construct {
       // The type name is upstream's; changing it would replace every deployed resource.
       resourceType: 'Custom::CDKECRDeployment',
       properties: {
-        SrcImage: props.src.uri,
-        SrcCreds: props.src.creds,
-        DestImage: props.dest.uri,
-        DestCreds: props.dest.creds,
+        SrcImage: src.uri,
+        SrcCreds: src.creds,
+        DestImage: dest.uri,
+        DestCreds: dest.creds,
+        ...(src.assumeRoleArn ? { SrcRoleArn: src.assumeRoleArn } : {}),
+        ...(dest.assumeRoleArn ? { DestRoleArn: dest.assumeRoleArn } : {}),
         ...(imageArch ? { ImageArch: imageArch } : {}),
         ...(props.copyImageIndex ? { CopyImageIndex: props.copyImageIndex } : {}),
         ...(props.archImageTags ? { ArchImageTags: JSON.stringify(props.archImageTags) } : {}),
@@ -290,6 +273,8 @@ export class ECRDeployment extends Construct {
         ...(destroy ? { RemovalPolicy: 'destroy' } : {}),
       },
     });
+    // A repository named by a literal string gives CloudFormation no reference to order by.
+    dependOnNamedRepositories(resource, [src.uri, dest.uri]);
     this.imageDigest = resource.getAttString('ImageDigest');
     this.imageUri = resource.getAttString('ImageUri');
   }
@@ -357,6 +342,43 @@ function validateProps(props: ECRDeploymentProps): string[] {
     throw new Error(`ECRDeployment: memoryLimit: must be between 128 and 10240 MiB, got ${props.memoryLimit}`);
   }
   return warnings.filter(w => w !== '');
+}
+
+/**
+ * The handler function's options, each listed once with how it counts in the singleton's
+ * identity. The identity keys are fixed: they are hashed into the function's logical id.
+ */
+function handlerOptions(props: ECRDeploymentProps): {
+  functionProps: Partial<lambda.FunctionOptions>;
+  upstreamIdentity: { [key: string]: unknown };
+  extraIdentity: { [key: string]: unknown };
+} {
+  const environment = props.environment && Object.keys(props.environment).length > 0 ? props.environment : undefined;
+  const nodePath = (c: IConstruct) => c.node.path;
+  // [function prop, value, identity key, identity of the value, upstream has it]
+  const table: Array<[keyof lambda.FunctionOptions, any, string, (v: any) => unknown, boolean]> = [
+    ['role', props.role, 'role', nodePath, true],
+    ['vpc', props.vpc, 'vpc', nodePath, true],
+    ['vpcSubnets', props.vpcSubnets, 'vpcSubnets', describeSubnets, true],
+    ['securityGroups', props.securityGroups, 'securityGroups', (sgs: ec2.ISecurityGroup[]) => sgs.map(nodePath), true],
+    ['architecture', props.lambdaArchitecture, 'architecture',
+      (a: lambda.Architecture) => a.name === lambda.Architecture.X86_64.name ? undefined : a.name, false],
+    ['environment', environment, 'environment', v => v, false],
+    ['ephemeralStorageSize', props.ephemeralStorageSize, 'ephemeralStorageMiB', (s: Size) => s.toMebibytes(), false],
+    ['logRetention', props.logRetention, 'logRetention', v => v, false],
+    ['logGroup', props.logGroup, 'logGroup', nodePath, false],
+  ];
+  const functionProps: { [key: string]: unknown } = {};
+  const upstreamIdentity: { [key: string]: unknown } = {};
+  const extraIdentity: { [key: string]: unknown } = {};
+  for (const [prop, value, key, identity, upstream] of table) {
+    const id = value === undefined ? undefined : identity(value);
+    (upstream ? upstreamIdentity : extraIdentity)[key] = id;
+    if (value !== undefined) {
+      functionProps[prop] = value;
+    }
+  }
+  return { functionProps: functionProps as Partial<lambda.FunctionOptions>, upstreamIdentity, extraIdentity };
 }
 
 function describeSubnets(selection: ec2.SubnetSelection): unknown {

@@ -1,5 +1,5 @@
 import { Token, Tokenization } from 'aws-cdk-lib';
-import { parseEcrHost } from './rules';
+import { ECR_PUBLIC_HOSTS, parseEcrHost } from './rules';
 
 /**
  * What the construct can learn from an image uri at synth time, even when parts of
@@ -19,6 +19,13 @@ export interface ImageLocation {
   readonly s3?: { bucket: string; keyWithRef: string };
   /** True when nothing in the uri is a token. */
   readonly literal: boolean;
+  /**
+   * True when neither `ecr` nor `ecrPublic` could be read but the registry may still be ECR
+   * (a token host, or an unreadable uri): only broad grants can cover it.
+   */
+  readonly maybeEcr?: boolean;
+  /** True when the host is `public.ecr.aws` but the repository cannot be read (a token path). */
+  readonly maybeEcrPublic?: boolean;
   /** The uri without its transport prefix (tokens kept). */
   readonly name: string;
 }
@@ -64,6 +71,23 @@ function repositoryOf(path: string): string {
  * Analyzes an image uri (`docker://...` or `s3://...`), tokens allowed.
  */
 export function locateImage(uri: string): ImageLocation {
+  // Validation, grants and dependencies all ask about the same uri: it is parsed once. Token
+  // strings are unique in a process, so the same text always means the same thing.
+  let loc = located.get(uri);
+  if (!loc) {
+    loc = locate(uri);
+    if (!loc.ecr && !loc.ecrPublic && !isCertainlyNotEcr(uri)) {
+      const host = /^docker:\/\/([^/]+)(\/|$)/.exec(uri)?.[1]?.toLowerCase();
+      loc = { ...loc, maybeEcr: true, maybeEcrPublic: host !== undefined && ECR_PUBLIC_HOSTS.includes(host) };
+    }
+    located.set(uri, loc);
+  }
+  return loc;
+}
+
+const located = new Map<string, ImageLocation>();
+
+function locate(uri: string): ImageLocation {
   const { text, restore } = withPlaceholders(uri);
   const literal = !Token.isUnresolved(uri);
   const m = /^([a-z0-9-]+):\/\/(.*)$/s.exec(text);
@@ -108,7 +132,7 @@ export function locateImage(uri: string): ImageLocation {
  * True when the uri names a registry that is certainly not ECR, so no ECR permissions are needed.
  * A host that is a token might be ECR, so it is not "certainly not".
  */
-export function isCertainlyNotEcr(uri: string): boolean {
+function isCertainlyNotEcr(uri: string): boolean {
   const { text } = withPlaceholders(uri);
   const m = /^docker:\/\/([^/]*)(\/|$)/.exec(text);
   if (!m) {

@@ -104,7 +104,7 @@ describe('a source with a tag and a digest', () => {
 describe('TLS verification cannot be turned off by a resource property', () => {
   // ServiceTimeout is CloudFormation's (CustomResource serviceTimeout); the handler validates and ignores it.
   const ALLOWED = ['ServiceToken', 'ServiceTimeout', 'SrcImage', 'SrcCreds', 'DestImage', 'DestCreds', 'ImageArch', 'CopyImageIndex',
-    'ArchImageTags', 'RetryConfigs', 'DestTags', 'RemovalPolicy'];
+    'ArchImageTags', 'RetryConfigs', 'DestTags', 'RemovalPolicy', 'SrcRoleArn', 'DestRoleArn'];
 
   test('props that look like TLS switches are not synthesized into the resource', () => {
     const stack = newStack();

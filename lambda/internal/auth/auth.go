@@ -79,8 +79,9 @@ type Resolver struct {
 	// e.g. awsenv.Load.
 	LoadConfig func(ctx context.Context, region string) (aws.Config, error)
 
-	mu     sync.Mutex
-	cached map[string]aws.Config
+	mu      sync.Mutex
+	cached  map[string]aws.Config
+	assumed map[string]aws.Config // by region and role ARN, see AssumedConfig
 }
 
 func (r *Resolver) awsConfig(ctx context.Context, region string) (aws.Config, error) {
@@ -106,10 +107,25 @@ type Request struct {
 	Property string // "SrcCreds" or "DestCreds", for messages
 	Host     string // registry host[:port], empty for non-registry sources
 	Role     Role
+	// RoleArn is the SrcRoleArn/DestRoleArn value, may be empty: the IAM role assumed to log
+	// in to an ECR registry (cross-account copies).
+	RoleArn      string
+	RoleProperty string // "SrcRoleArn" or "DestRoleArn", for messages
 }
 
 // Resolve returns the credentials for req, or nil for anonymous access.
 func (r *Resolver) Resolve(ctx context.Context, req Request) (*Credentials, error) {
+	if req.RoleArn != "" {
+		_, region, ok := ECRHost(req.Host)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s: a role is assumed only to log in to an ECR registry, and %q is not one; remove %s",
+				errs.ErrInvalidProperty, req.RoleProperty, req.Host, req.RoleProperty)
+		}
+		if req.Creds != "" {
+			return nil, fmt.Errorf("%w: %s: give %s or %s, not both", errs.ErrInvalidProperty, req.RoleProperty, req.Property, req.RoleProperty)
+		}
+		return r.ecrTokenAs(ctx, region, req.RoleArn, req.RoleProperty)
+	}
 	if req.Creds != "" {
 		return r.fromSpec(ctx, req)
 	}
@@ -226,6 +242,10 @@ func (r *Resolver) ECRToken(ctx context.Context, region string) (*Credentials, e
 	if err != nil {
 		return nil, err
 	}
+	return ecrTokenWith(ctx, cfg, region)
+}
+
+func ecrTokenWith(ctx context.Context, cfg aws.Config, region string) (*Credentials, error) {
 	out, err := ecr.NewFromConfig(cfg).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
 	if err != nil {
 		if isAccessDenied(err) {

@@ -81,7 +81,8 @@ func (d *Deployer) Run(ctx context.Context, req cfnh.Request) (cfnh.Result, erro
 
 func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result, error) {
 	srcHost := hostOf(p.SrcImage)
-	srcAuth, err := d.Auth.Resolve(ctx, auth.Request{Creds: p.SrcCreds, Property: "SrcCreds", Host: srcHost, Role: auth.Source})
+	srcAuth, err := d.Auth.Resolve(ctx, auth.Request{Creds: p.SrcCreds, Property: "SrcCreds", Host: srcHost, Role: auth.Source,
+		RoleArn: p.SrcRoleArn, RoleProperty: "SrcRoleArn"})
 	if err != nil {
 		return copier.Result{}, err
 	}
@@ -99,7 +100,7 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 		return d.Copier.Delete(ctx, copier.DeleteJob{
 			Owned:     o,
 			DestAuth:  func(context.Context) (*auth.Credentials, error) { return destAuth, nil },
-			ECR:       d.ECR,
+			ECR:       d.ecrFor(p),
 			ECRPublic: d.ECRPublic,
 		})
 	}
@@ -110,7 +111,8 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 }
 
 func (d *Deployer) destAuth(ctx context.Context, p *props.Properties) (*auth.Credentials, error) {
-	return d.Auth.Resolve(ctx, auth.Request{Creds: p.DestCreds, Property: "DestCreds", Host: hostOf(p.DestImage), Role: auth.Destination})
+	return d.Auth.Resolve(ctx, auth.Request{Creds: p.DestCreds, Property: "DestCreds", Host: hostOf(p.DestImage), Role: auth.Destination,
+		RoleArn: p.DestRoleArn, RoleProperty: "DestRoleArn"})
 }
 
 // remove deletes, with RemovalPolicy destroy in p, what the resource with id owns under p,
@@ -143,7 +145,7 @@ func (d *Deployer) remove(ctx context.Context, id string, p, keep *props.Propert
 	return d.Copier.Delete(ctx, copier.DeleteJob{
 		Owned:     o,
 		DestAuth:  func(ctx context.Context) (*auth.Credentials, error) { return d.destAuth(ctx, p) },
-		ECR:       d.ECR,
+		ECR:       d.ecrFor(p),
 		ECRPublic: d.ECRPublic,
 	})
 }

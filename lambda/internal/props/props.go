@@ -100,6 +100,9 @@ type Properties struct {
 	DestImage string // always docker://...
 	SrcCreds  string
 	DestCreds string
+	// SrcRoleArn and DestRoleArn name IAM roles assumed to log in to an ECR registry (see role.go).
+	SrcRoleArn  string
+	DestRoleArn string
 	// SrcTag is the tag given next to the digest in SrcImage (docker://name:tag@digest,
 	// as Renovate writes it). It is informative only: the digest is what is copied, and
 	// SrcImage holds name@digest.
@@ -164,6 +167,12 @@ func Parse(raw map[string]any) (*Properties, error) {
 		return nil, err
 	}
 	if p.DestCreds, err = optionalString(raw, "DestCreds"); err != nil {
+		return nil, err
+	}
+	if p.SrcRoleArn, err = parseRoleArn(raw, "SrcRoleArn"); err != nil {
+		return nil, err
+	}
+	if p.DestRoleArn, err = parseRoleArn(raw, "DestRoleArn"); err != nil {
 		return nil, err
 	}
 	if err := validateSrc(p.SrcImage); err != nil {
