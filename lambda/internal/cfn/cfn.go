@@ -51,25 +51,15 @@ type Work func(ctx context.Context, req Request) (Result, error)
 // Handler is the Lambda entry point for custom-resource events.
 type Handler struct {
 	work Work
-	// Client sends the response. Default: a client with a 30s timeout.
+	// client sends the response: a 30s timeout, proxies from the environment.
 	client *http.Client
 	// margin computes how long before the Lambda deadline the work must stop.
 	margin func(remaining time.Duration) time.Duration
 }
 
-// Option configures a Handler.
-type Option func(*Handler)
-
-// WithHTTPClient sets the client used for the response PUT (default: 30s timeout, proxy from environment).
-func WithHTTPClient(c *http.Client) Option { return func(h *Handler) { h.client = c } }
-
 // New returns a Handler running work.
-func New(work Work, opts ...Option) *Handler {
-	h := &Handler{work: work, client: &http.Client{Timeout: 30 * time.Second}, margin: Margin}
-	for _, o := range opts {
-		o(h)
-	}
-	return h
+func New(work Work) *Handler {
+	return &Handler{work: work, client: &http.Client{Timeout: 30 * time.Second}, margin: Margin}
 }
 
 // Margin is the time kept free before the Lambda deadline for sending the

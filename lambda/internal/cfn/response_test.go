@@ -127,7 +127,7 @@ func TestSendWithoutDeadlineRetriesAll(t *testing.T) {
 // Handle passes the invocation's context, with the Lambda deadline, to send.
 func TestHandleAnswerIsBoundedByTheLambdaDeadline(t *testing.T) {
 	srv, _ := countingServer(t, 0)
-	h := New(succeedingWork(), WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))
+	h := New(succeedingWork())
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	deadline, _ := ctx.Deadline()

@@ -102,11 +102,6 @@ func display(ref types.ImageReference) string {
 	return ref.Transport().Name() + ":" + ref.StringWithinTransport()
 }
 
-// digestOf parses "sha256:..." references.
-func digestOf(s string) (digest.Digest, error) {
-	return digest.Parse(s)
-}
-
 // tagName is repo:tag in the repository of named, for messages.
 func tagName(named reference.Named, tag string) string {
 	return reference.TrimNamed(named).String() + ":" + tag
