@@ -175,7 +175,7 @@ func TestDirectCopyMountsAnIndexWithinARegistry(t *testing.T) {
 	})
 	reg.resetLog()
 	res, err := reg.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/multi:v1", Dest: "docker://" + reg.host + "/dst/multi:v1", AllImages: true, Retry: testRetry(),
+		Src: "docker://" + reg.host + "/src/multi:v1", Dest: "docker://" + reg.host + "/dst/multi:v1", CopyImageIndex: true, Retry: testRetry(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -284,7 +284,7 @@ func TestDirectCopyIndexChildrenConcurrently(t *testing.T) {
 		return false
 	})
 	res, err := src.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + src.host + "/src/multi:v1", Dest: "docker://" + dst.host + "/dst/multi:v1", AllImages: true, Retry: testRetry(),
+		Src: "docker://" + src.host + "/src/multi:v1", Dest: "docker://" + dst.host + "/dst/multi:v1", CopyImageIndex: true, Retry: testRetry(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -92,7 +92,7 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 	job := copier.Job{
 		Src: p.SrcImage, Dest: p.DestImage,
 		SrcAuth: srcAuth, DestAuth: destAuth,
-		Platforms: p.ImageArch, AllImages: p.CopyImageIndex,
+		Platforms: p.ImageArch, CopyImageIndex: p.CopyImageIndex,
 		ArchTags: p.ArchImageTags, DestTags: p.DestTags, Retry: p.Retry,
 	}
 	job.Remove = func(ctx context.Context, o copier.Owned) error {
