@@ -10,6 +10,7 @@ package props
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -374,7 +375,7 @@ func validateDockerRef(prop, s string) error {
 	}
 	if _, err := reference.ParseNormalizedNamed(s); err != nil {
 		// The parser's message for upper-case repositories is cryptic; say it plainly.
-		if strings.Contains(err.Error(), "must be lowercase") {
+		if errors.Is(err, reference.ErrNameContainsUppercase) {
 			return invalid(prop, "%q: repository names must be lowercase", s)
 		}
 		return invalid(prop, "%q is not a valid image reference: %v", s, err)
