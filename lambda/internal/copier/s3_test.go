@@ -15,7 +15,8 @@ import (
 	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.RunWithMoto(m, "copier") }
+// Only the tests that call AWS APIs start moto (testenv.NeedMoto).
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // inFlightAPI passes calls to the real S3 client and records how many
 // object bodies were open at once.
@@ -54,6 +55,7 @@ func (c *closeHook) Close() error {
 }
 
 func TestCopyFromS3Archive(t *testing.T) {
+	testenv.NeedMoto(t)
 	ctx := context.Background()
 	tarball, configs, err := testenv.DockerSave(testenv.SaveImage{
 		RepoTags: []string{"app:latest"}, LayerSizes: []int{3 << 20, 2 << 20, 1 << 20, 512 << 10}, Layout: "legacy", Seed: 3,

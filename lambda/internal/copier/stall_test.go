@@ -19,6 +19,7 @@ import (
 	"github.com/cdk-ecr-deployment/handler/internal/awsenv"
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
 	"github.com/cdk-ecr-deployment/handler/internal/props"
+	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )
 
 // The documented N, the one the AWS clients use too, and what a total stall then costs with
@@ -382,6 +383,7 @@ func TestTricklingRegistryIsNotStalled(t *testing.T) {
 // several seconds in small pieces never trips a short watch, and a waiting S3 request is
 // named by its endpoint.
 func TestS3ReadsAreActivity(t *testing.T) {
+	testenv.NeedMoto(t)
 	ctx := context.Background()
 	client, err := awsenv.S3(ctx, "")
 	if err != nil {
