@@ -126,3 +126,16 @@ func Main(m *testing.M) {
 	sharedMu.Unlock()
 	os.Exit(code)
 }
+
+// RunWithMoto is a TestMain body for packages whose tests all call AWS APIs: it starts moto,
+// points the SDK at it, runs the tests and stops it. Without moto the package fails.
+func RunWithMoto(m *testing.M, pkg string) {
+	moto, err := StartMoto()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s tests need moto: %v\n", pkg, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	moto.Stop()
+	os.Exit(code)
+}
