@@ -8,7 +8,7 @@ import (
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
 	"github.com/cdk-ecr-deployment/handler/internal/awsenv"
-	"github.com/cdk-ecr-deployment/handler/internal/cfn"
+	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/copier"
 	"github.com/cdk-ecr-deployment/handler/internal/deploy"
 	"github.com/cdk-ecr-deployment/handler/internal/logging"
@@ -29,5 +29,5 @@ func main() {
 			return awsenv.ECRPublic(ctx)
 		},
 	}
-	lambda.Start(cfn.New(d.Run).Handle)
+	lambda.Start(customresource.New(d.Run).Handle)
 }

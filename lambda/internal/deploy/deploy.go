@@ -15,7 +15,7 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
-	cfnh "github.com/cdk-ecr-deployment/handler/internal/cfn"
+	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/copier"
 	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
@@ -36,15 +36,15 @@ type Deployer struct {
 	ECRPublic func(ctx context.Context) (copier.ECRPublicAPI, error)
 }
 
-// Run implements cfnh.Work.
-func (d *Deployer) Run(ctx context.Context, req cfnh.Request) (cfnh.Result, error) {
+// Run implements customresource.Work.
+func (d *Deployer) Run(ctx context.Context, req customresource.Request) (customresource.Result, error) {
 	p := req.Props
 	dest, err := destNamed(p)
 	if err != nil {
-		return cfnh.Result{}, err
+		return customresource.Result{}, err
 	}
 	if req.Type == cfn.RequestDelete {
-		return cfnh.Result{PhysicalID: req.PhysicalID}, d.remove(ctx, req.PhysicalID, p, nil)
+		return customresource.Result{PhysicalID: req.PhysicalID}, d.remove(ctx, req.PhysicalID, p, nil)
 	}
 
 	res, err := d.copy(ctx, p)
@@ -56,7 +56,7 @@ func (d *Deployer) Run(ctx context.Context, req cfnh.Request) (cfnh.Result, erro
 		if req.Type == cfn.RequestCreate {
 			id = nameOnly(dest)
 		}
-		return cfnh.Result{PhysicalID: id}, err
+		return customresource.Result{PhysicalID: id}, err
 	}
 	copied := digest.Digest(res.Digest)
 	id := formatID(dest, copied)
@@ -76,7 +76,7 @@ func (d *Deployer) Run(ctx context.Context, req cfnh.Request) (cfnh.Result, erro
 			}
 		}
 	}
-	return cfnh.Result{PhysicalID: id, Data: map[string]string{DataImageDigest: res.Digest, DataImageURI: res.URI}}, nil
+	return customresource.Result{PhysicalID: id, Data: map[string]string{DataImageDigest: res.Digest, DataImageURI: res.URI}}, nil
 }
 
 func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result, error) {

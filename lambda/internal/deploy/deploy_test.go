@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
-	cfnh "github.com/cdk-ecr-deployment/handler/internal/cfn"
+	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/copier"
 	"github.com/cdk-ecr-deployment/handler/internal/logging"
 )
@@ -58,7 +58,7 @@ func TestStalledRegistryFailsBeforeTheDeadline(t *testing.T) {
 	t.Cleanup(func() { logging.Setup(io.Discard, "info") })
 
 	host := stalledRegistry(t)
-	var got cfnh.Response
+	var got customresource.Response
 	var gotAt time.Time
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gotAt = time.Now()
@@ -78,7 +78,7 @@ func TestStalledRegistryFailsBeforeTheDeadline(t *testing.T) {
 			"DestImage": "docker://" + host + "/copy:v1", "DestCreds": "user:hunter3",
 		},
 	}
-	if err := cfnh.New(d.Run).Handle(ctx, ev); err != nil {
+	if err := customresource.New(d.Run).Handle(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("Reason: %s", got.Reason)

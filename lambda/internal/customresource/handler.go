@@ -1,11 +1,11 @@
-// Package cfn speaks the CloudFormation custom-resource protocol: it parses
+// Package customresource speaks the CloudFormation custom-resource protocol: it parses
 // the event, runs the work under a deadline that ends before the Lambda's,
 // recovers panics, and always sends exactly one response to the ResponseURL.
 //
 // aws-lambda-go's cfn.LambdaWrap is not used because it falls back to the log
 // stream name as PhysicalResourceId, which changes between invocations and
 // makes CloudFormation replace the resource.
-package cfn
+package customresource
 
 import (
 	"context"
