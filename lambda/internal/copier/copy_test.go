@@ -255,7 +255,7 @@ func TestCredentials(t *testing.T) {
 	creds := &auth.Credentials{Username: "AWS", Password: "p:a:ss"}
 	_, err := c.Copy(context.Background(), Job{
 		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v1",
-		SrcAuth: creds, DestAuth: creds, Retry: testRetry(),
+		SrcCreds: Credentials{Current: creds}, DestCreds: Credentials{Current: creds}, Retry: testRetry(),
 	})
 	if err != nil {
 		t.Fatalf("with the right credentials: %v", err)
@@ -264,7 +264,7 @@ func TestCredentials(t *testing.T) {
 	n := len(reg.requests())
 	_, err = c.Copy(context.Background(), Job{
 		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v2",
-		SrcAuth: &auth.Credentials{Username: "AWS", Password: "wrong"}, DestAuth: creds,
+		SrcCreds: Credentials{Current: &auth.Credentials{Username: "AWS", Password: "wrong"}}, DestCreds: Credentials{Current: creds},
 		Retry: props.Retry{NumAttempts: 5, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
 	})
 	if !errors.Is(err, errs.ErrUnauthorized) || !strings.Contains(err.Error(), "SrcCreds") {
@@ -294,11 +294,12 @@ func TestSourceAuthFallback(t *testing.T) {
 	var asked atomic.Int32
 	_, err := reg.copier(t).Copy(context.Background(), Job{
 		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v1",
-		DestAuth: &auth.Credentials{Username: "AWS", Password: "token"},
-		SrcAuthFallback: func() (*auth.Credentials, error) {
+		DestCreds: Credentials{Current: &auth.Credentials{Username: "AWS", Password: "token"}},
+		// Anonymous first (ECR Public serves most images so); a token only after a refusal.
+		SrcCreds: Credentials{Relogin: func(context.Context) (*auth.Credentials, error) {
 			asked.Add(1)
 			return &auth.Credentials{Username: "AWS", Password: "token"}, nil
-		},
+		}},
 		Retry: testRetry(),
 	})
 	if err != nil {

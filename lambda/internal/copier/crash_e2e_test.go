@@ -17,8 +17,8 @@ import (
 	"go.podman.io/image/v5/types"
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
-	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/copier"
+	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/deploy"
 	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )

@@ -19,13 +19,13 @@ type destManifest struct {
 	mime   string
 }
 
-func (c *Copier) destState(ctx context.Context, ref types.ImageReference, sys *types.SystemContext) (destManifest, error) {
+func (c *Copier) destState(ctx context.Context, ref types.ImageReference, dest *login) (destManifest, error) {
 	var have destManifest
 	err := withRetry(ctx, props.Retry{NumAttempts: 2, BaseDelay: time.Second, MaxDelay: time.Second}, "reading the destination", stallGuard(hostsOf(ref), func(ctx context.Context) error {
 		var err error
-		have, err = readManifest(ctx, ref, sys, nil)
+		have, err = readManifest(ctx, ref, dest.sys, nil)
 		return err
-	}))
+	}), dest)
 	return have, err
 }
 

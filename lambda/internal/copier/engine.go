@@ -177,7 +177,8 @@ func (c *Copier) selectEngine(ctx context.Context, srcRef, destRef types.ImageRe
 
 // transfer copies per p with the chosen engine, under the retry policy, and returns the
 // destination digest. A retry after a partial copy finds the blobs already there.
-func (c *Copier) transfer(ctx context.Context, srcRef, destRef types.ImageReference, srcSys, destSys *types.SystemContext, job Job, p plan) (digest.Digest, error) {
+func (c *Copier) transfer(ctx context.Context, srcRef, destRef types.ImageReference, srcLogin, destLogin *login, job Job, p *plan) (digest.Digest, error) {
+	srcSys, destSys := srcLogin.sys, destLogin.sys
 	pc, err := policyContext()
 	if err != nil {
 		return "", err
@@ -192,8 +193,17 @@ func (c *Copier) transfer(ctx context.Context, srcRef, destRef types.ImageRefere
 		logged          bool
 	)
 	err = withRetry(ctx, job.Retry, "copying "+display(srcRef), stallGuard(hostsOf(srcRef, destRef), func(ctx context.Context) error {
+		if g := srcLogin.generation(); g != p.srcGen {
+			// The source was logged in to again: the planned source has the old credentials.
+			src, err := srcRef.NewImageSource(ctx, srcSys)
+			if err != nil {
+				return err
+			}
+			_ = p.src.Close()
+			p.src, p.srcGen = src, g
+		}
 		if !childrenInPlace {
-			ch, err := c.selectEngine(ctx, srcRef, destRef, destSys, p)
+			ch, err := c.selectEngine(ctx, srcRef, destRef, destSys, *p)
 			if err != nil {
 				return err
 			}
@@ -215,9 +225,9 @@ func (c *Copier) transfer(ctx context.Context, srcRef, destRef types.ImageRefere
 			}
 		}
 		var err error
-		done, err = c.copyImage(ctx, pc, srcRef, destRef, srcSys, destSys, p, childrenInPlace)
+		done, err = c.copyImage(ctx, pc, srcRef, destRef, srcSys, destSys, *p, childrenInPlace)
 		return err
-	}))
+	}), srcLogin, destLogin)
 	if err != nil {
 		return "", describe(err, "copying", display(srcRef)+" to "+display(destRef), "")
 	}

@@ -7,16 +7,25 @@ import (
 	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
 
+// Credentials are one registry's credentials for a copy.
+type Credentials struct {
+	// Current are the credentials to use; nil is anonymous.
+	Current *auth.Credentials
+	// Relogin, when set, gets new credentials after the registry refused Current: a fresh
+	// ECR token (they expire after 12 hours), or ECR Public's token after an anonymous read
+	// was refused. Nil when no others can be had (a password, a secret).
+	Relogin func(ctx context.Context) (*auth.Credentials, error)
+}
+
 // Job is one copy request.
 type Job struct {
 	Src  string // transport:reference
 	Dest string // docker://...
 
-	SrcAuth  *auth.Credentials // nil = anonymous
-	DestAuth *auth.Credentials
-	// SrcAuthFallback, when set, is asked for credentials after an
-	// anonymous source read was refused (ECR Public: anonymous first).
-	SrcAuthFallback func() (*auth.Credentials, error)
+	// SrcCreds and DestCreds are resolved before the copy (deploy does it); the retry policy
+	// logs in again through Relogin once when a registry refuses them.
+	SrcCreds  Credentials
+	DestCreds Credentials
 
 	// Platforms selects architectures; empty means the default single one.
 	Platforms []props.Platform

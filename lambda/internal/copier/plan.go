@@ -52,6 +52,9 @@ type plan struct {
 	src     types.ImageSource
 	top     []byte
 	topType string
+	// srcGen is the source login's generation src was opened with: after a new login,
+	// transfer opens the source again.
+	srcGen int
 }
 
 // planCopy reads the source's top manifest and decides what the destination must hold. The

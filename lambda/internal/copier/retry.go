@@ -7,6 +7,7 @@ package copier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -33,12 +34,29 @@ func Backoff(r props.Retry, n int, rnd func() float64) time.Duration {
 // withRetry runs fn up to r.NumAttempts times while its errors are
 // transient. A wait that would end after ctx's deadline is not started. The error
 // returned is classified (errs.Classify).
-func withRetry(ctx context.Context, r props.Retry, what string, fn func(context.Context) error) error {
+//
+// logins are the registries fn talks to: when one refuses the credentials (an ECR token
+// that expired, or an anonymous read of ECR Public), those that can log in again do, once,
+// and fn runs again at once; that extra run is not counted as an attempt.
+func withRetry(ctx context.Context, r props.Retry, what string, fn func(context.Context) error, logins ...*login) error {
 	attempts := max(r.NumAttempts, 1)
+	relogged := false
 	for n := 1; ; n++ {
 		err := errs.Classify(fn(ctx))
 		if err == nil {
 			return nil
+		}
+		if errors.Is(err, errs.ErrUnauthorized) && !relogged && ctx.Err() == nil {
+			relogged = true
+			ok, lerr := reloginAll(ctx, logins)
+			if lerr != nil {
+				return fmt.Errorf("%w (and %v)", err, lerr)
+			}
+			if ok {
+				slog.Warn("the registry refused the credentials; logged in again", "op", what)
+				n--
+				continue
+			}
 		}
 		ok, reason := errs.Retryable(err)
 		if !ok || n >= attempts || ctx.Err() != nil {

@@ -4,7 +4,6 @@ package copier
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -30,8 +29,8 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	srcSys := c.systemContext(job.SrcAuth)
-	destSys := c.systemContext(job.DestAuth)
+	srcLogin, destLogin := c.newLogin(job.SrcCreds), c.newLogin(job.DestCreds)
+	srcSys, destSys := srcLogin.sys, destLogin.sys
 	platform := props.Platform{Arch: "amd64"}
 	if len(job.Platforms) == 1 {
 		platform = job.Platforms[0]
@@ -49,31 +48,20 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 		var r destResult
 		defer func() { destDone <- r }()
 		defer crash.Recover(&r.err, "reading the destination")
-		r.have, r.err = c.destState(ctx, destRef, destSys)
+		r.have, r.err = c.destState(ctx, destRef, destLogin)
 	}()
 
 	var p plan
 	err = withRetry(ctx, job.Retry, "reading the source manifest", stallGuard(hostsOf(srcRef), func(ctx context.Context) error {
 		var err error
 		p, err = c.planCopy(ctx, srcRef, srcSys, job)
-		if err != nil && isUnauthorized(err) && job.SrcAuth == nil && job.SrcAuthFallback != nil {
-			// ECR Public serves most images anonymously; a token is only
-			// fetched when the anonymous read is refused.
-			creds, ferr := job.SrcAuthFallback()
-			if ferr != nil {
-				return fmt.Errorf("%w (and logging in failed: %v)", err, ferr)
-			}
-			job.SrcAuth = creds
-			srcSys = c.systemContext(creds)
-			srcSys.ArchitectureChoice, srcSys.VariantChoice = platform.Arch, platform.Variant
-			p, err = c.planCopy(ctx, srcRef, srcSys, job)
-		}
+		p.srcGen = srcLogin.generation()
 		return err
-	}))
+	}), srcLogin)
 	if err != nil {
 		return Result{}, describe(err, "reading", display(srcRef), "SrcCreds")
 	}
-	defer p.src.Close()
+	defer func() { _ = p.src.Close() }() // transfer may have reopened it
 
 	dest := <-destDone
 	if dest.err != nil {
@@ -90,7 +78,7 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 		if t, ok := destNamed.(reference.Tagged); ok {
 			led.note(t.Tag(), have)
 		}
-		d, err := c.transfer(ctx, srcRef, destRef, srcSys, destSys, job, p)
+		d, err := c.transfer(ctx, srcRef, destRef, srcLogin, destLogin, job, &p)
 		if err != nil {
 			return Result{}, c.undo(ctx, destNamed, destSys, led, job.Remove, err)
 		}
@@ -98,7 +86,7 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 	}
 	res.URI = pinned(destNamed, digest.Digest(res.Digest))
 
-	if err := c.putTags(ctx, destNamed, destSys, job, digest.Digest(res.Digest), led); err != nil {
+	if err := c.putTags(ctx, destNamed, destLogin, job, digest.Digest(res.Digest), led); err != nil {
 		return Result{}, c.undo(ctx, destNamed, destSys, led, job.Remove, err)
 	}
 	slog.Info("copy finished", "src", display(srcRef), "dest", display(destRef), "digest", res.Digest,

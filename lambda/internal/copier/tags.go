@@ -24,7 +24,8 @@ type tagged struct {
 // putTags points ArchImageTags and DestTags at their manifests. Tags
 // already pointing there are left alone, so repositories with immutable
 // tags do not fail on re-runs.
-func (c *Copier) putTags(ctx context.Context, destNamed reference.Named, sys *types.SystemContext, job Job, top digest.Digest, led *ledger) error {
+func (c *Copier) putTags(ctx context.Context, destNamed reference.Named, dest *login, job Job, top digest.Digest, led *ledger) error {
+	sys := dest.sys
 	if len(job.ArchTags) == 0 && len(job.DestTags) == 0 {
 		return nil
 	}
@@ -37,7 +38,7 @@ func (c *Copier) putTags(ctx context.Context, destNamed reference.Named, sys *ty
 		var err error
 		topManifest, err = readManifest(ctx, topRef, sys, nil)
 		return err
-	}))
+	}), dest)
 	if err != nil {
 		return describe(err, "reading", "docker://"+pinned(destNamed, top), "DestCreds")
 	}
@@ -76,7 +77,7 @@ func (c *Copier) putTags(ctx context.Context, destNamed reference.Named, sys *ty
 	for _, t := range todo {
 		if err := withRetry(ctx, job.Retry, "tagging "+t.tag, stallGuard(reference.Domain(destNamed), func(ctx context.Context) error {
 			return c.putTag(ctx, destNamed, sys, t, led)
-		})); err != nil {
+		}), dest); err != nil {
 			return describe(err, "tagging", "docker://"+reference.TrimNamed(destNamed).String()+":"+t.tag, "DestCreds")
 		}
 	}

@@ -15,8 +15,8 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
-	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/copier"
+	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
 
@@ -80,8 +80,8 @@ func (d *Deployer) Run(ctx context.Context, req customresource.Request) (customr
 }
 
 func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result, error) {
-	srcHost := hostOf(p.SrcImage)
-	srcAuth, err := d.Auth.Resolve(ctx, auth.Request{Creds: p.SrcCreds, Property: "SrcCreds", Host: srcHost, Role: auth.Source})
+	srcReq := auth.Request{Creds: p.SrcCreds, Property: "SrcCreds", Host: hostOf(p.SrcImage), Role: auth.Source}
+	srcAuth, err := d.Auth.Resolve(ctx, srcReq)
 	if err != nil {
 		return copier.Result{}, err
 	}
@@ -91,7 +91,8 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 	}
 	job := copier.Job{
 		Src: p.SrcImage, Dest: p.DestImage,
-		SrcAuth: srcAuth, DestAuth: destAuth,
+		SrcCreds:  copier.Credentials{Current: srcAuth, Relogin: d.Auth.Relogin(srcReq)},
+		DestCreds: copier.Credentials{Current: destAuth, Relogin: d.Auth.Relogin(destRequest(p))},
 		Platforms: p.ImageArch, CopyImageIndex: p.CopyImageIndex,
 		ArchTags: p.ArchImageTags, DestTags: p.DestTags, Retry: p.Retry,
 	}
@@ -103,14 +104,15 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 			ECRPublic: d.ECRPublic,
 		})
 	}
-	if srcAuth == nil && strings.EqualFold(srcHost, auth.PublicECRHost) {
-		job.SrcAuthFallback = func() (*auth.Credentials, error) { return d.Auth.ECRPublicToken(ctx) }
-	}
 	return d.Copier.Copy(ctx, job)
 }
 
+func destRequest(p *props.Properties) auth.Request {
+	return auth.Request{Creds: p.DestCreds, Property: "DestCreds", Host: hostOf(p.DestImage), Role: auth.Destination}
+}
+
 func (d *Deployer) destAuth(ctx context.Context, p *props.Properties) (*auth.Credentials, error) {
-	return d.Auth.Resolve(ctx, auth.Request{Creds: p.DestCreds, Property: "DestCreds", Host: hostOf(p.DestImage), Role: auth.Destination})
+	return d.Auth.Resolve(ctx, destRequest(p))
 }
 
 // remove deletes, with RemovalPolicy destroy in p, what the resource with id owns under p,

@@ -56,6 +56,8 @@ type Registry struct {
 	PKI    *PKI
 
 	dir      string
+	htpasswd string // set: the registry requires Basic auth from this file (see SetLogin)
+	loginGen int
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when cmd has been waited for
 	proxy    *httptest.Server
@@ -72,11 +74,29 @@ const RegistryBinary = "docker-registry"
 // docker-registry is not installed: bash scripts/setup.sh installs it.
 func StartRegistry(t testing.TB) *Registry {
 	t.Helper()
+	return startRegistry(t, "", "")
+}
+
+// StartRegistryWithLogin is StartRegistry with Basic auth (htpasswd, as ECR's registry API
+// takes its tokens): only user and password are accepted, until SetLogin changes them.
+func StartRegistryWithLogin(t testing.TB, user, password string) *Registry {
+	t.Helper()
+	return startRegistry(t, user, password)
+}
+
+func startRegistry(t testing.TB, user, password string) *Registry {
+	t.Helper()
 	bin, err := exec.LookPath(RegistryBinary)
 	if err != nil {
 		t.Fatalf("%s is not installed (bash scripts/setup.sh installs Debian's docker-registry): %v", RegistryBinary, err)
 	}
 	r := &Registry{PKI: SharedPKI(t), dir: t.TempDir()}
+	if user != "" {
+		r.htpasswd = filepath.Join(r.dir, "htpasswd")
+		if err := r.SetLogin(user, password); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, f := range []struct {
 		name string
 		data []byte
@@ -169,6 +189,9 @@ func (r *Registry) start(bin string) error {
 		"    key: " + filepath.Join(r.dir, "server.key"),
 		"",
 	}, "\n")
+	if r.htpasswd != "" {
+		config += "auth:\n  htpasswd:\n    realm: basic-realm\n    path: " + r.htpasswd + "\n"
+	}
 	cfg := filepath.Join(r.dir, "config.yml")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		return err
@@ -202,7 +225,7 @@ func (r *Registry) start(bin string) error {
 		resp, err := client.Get("https://" + r.Direct + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || (r.htpasswd != "" && resp.StatusCode == http.StatusUnauthorized) {
 				return nil
 			}
 		}
@@ -315,4 +338,26 @@ func (r *Registry) BlobExists(ctx context.Context, repo, digest string) (bool, e
 		return false, nil
 	}
 	return false, fmt.Errorf("HEAD %s: %s", req.URL.Path, resp.Status)
+}
+
+// SetLogin makes the registry accept user and password only (a registry with login, see
+// StartRegistryWithLogin): as when an ECR token expires, the old password is refused from
+// the next request on. docker-registry re-reads the htpasswd file when its time changes.
+func (r *Registry) SetLogin(user, password string) error {
+	if r.htpasswd == "" {
+		return fmt.Errorf("SetLogin: the registry was started without login (StartRegistryWithLogin)")
+	}
+	out, err := exec.Command("htpasswd", "-Bbn", user, password).Output()
+	if err != nil {
+		return fmt.Errorf("htpasswd (apache2-utils; bash scripts/setup.sh installs it): %w", err)
+	}
+	if err := os.WriteFile(r.htpasswd, out, 0o600); err != nil {
+		return err
+	}
+	// A time the file cannot have had: the registry compares it with the one it loaded.
+	r.mu.Lock()
+	r.loginGen++
+	at := time.Now().Add(time.Duration(r.loginGen) * time.Second)
+	r.mu.Unlock()
+	return os.Chtimes(r.htpasswd, at, at)
 }
