@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
-	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/copier"
+	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/logging"
 )
 
