@@ -29,5 +29,5 @@ func main() {
 			return awsenv.ECRPublic(ctx)
 		},
 	}
-	lambda.Start(customresource.New(d.Run).Handle)
+	lambda.Start(customresource.New(d.Run, deploy.ProvisionalID).Handle)
 }

@@ -57,7 +57,7 @@ func TestBlobWorkerPanicGivesAFailedResponse(t *testing.T) {
 	defer recv.Close()
 
 	d := &deploy.Deployer{Auth: &auth.Resolver{}, Copier: copier.NewForTest(copier.Options{}, src.TLSConfig())}
-	h := customresource.New(d.Run)
+	h := customresource.New(d.Run, deploy.ProvisionalID)
 	event := func(id string) cfn.Event {
 		return cfn.Event{
 			RequestType: cfn.RequestCreate, RequestID: id, LogicalResourceID: "Deploy", StackID: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1",

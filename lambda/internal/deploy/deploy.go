@@ -36,9 +36,30 @@ type Deployer struct {
 	ECRPublic func(ctx context.Context) (copier.ECRPublicAPI, error)
 }
 
-// Run implements customresource.Work.
+// Run implements customresource.Work: it validates the properties, then copies or removes.
 func (d *Deployer) Run(ctx context.Context, req customresource.Request) (customresource.Result, error) {
-	p := req.Props
+	p, err := props.Parse(req.Properties)
+	if err != nil {
+		if req.Type == cfn.RequestDelete {
+			// Nothing can have been created from properties that never validated; failing
+			// here would block the stack's deletion.
+			customresource.Log(ctx).Warn("properties invalid on Delete; nothing to clean up", "error", err.Error())
+			return customresource.Result{}, nil
+		}
+		return customresource.Result{}, err
+	}
+	var old *props.Properties
+	if req.OldProperties != nil {
+		// Old properties that no longer validate (written by another handler version) only
+		// mean that nothing is known about what the old resource wrote.
+		if old, err = props.Parse(req.OldProperties); err != nil {
+			customresource.Log(ctx).Warn("old properties invalid; treating the old resource as owning nothing", "error", err.Error())
+			old = nil
+		}
+	}
+	customresource.Log(ctx).Info("request", "src", p.SrcImage, "dest", p.DestImage, "arch", archs(p), "copy_image_index", p.CopyImageIndex,
+		"dest_tags", p.DestTags, "removal_policy", string(p.RemovalPolicy))
+
 	dest, err := destNamed(p)
 	if err != nil {
 		return customresource.Result{}, err
@@ -67,8 +88,8 @@ func (d *Deployer) Run(ctx context.Context, req customresource.Request) (customr
 			// (a shared DestTag, or the same tag spelled another way). What the new
 			// properties no longer name is released here instead.
 			id = req.PhysicalID
-			if req.OldProps != nil {
-				if err := d.remove(ctx, req.PhysicalID, req.OldProps, p); err != nil {
+			if old != nil {
+				if err := d.remove(ctx, req.PhysicalID, old, p); err != nil {
 					// The clean-up of a replaced resource never fails a stack update in
 					// CloudFormation either; the tags stay, which loses nothing.
 					slog.Warn("removing the tags the old properties named failed; they stay", "error", err.Error())
@@ -229,4 +250,12 @@ func hostOf(image string) string {
 		return ""
 	}
 	return reference.Domain(named)
+}
+
+func archs(p *props.Properties) []string {
+	out := make([]string, len(p.ImageArch))
+	for i, a := range p.ImageArch {
+		out[i] = a.String()
+	}
+	return out
 }

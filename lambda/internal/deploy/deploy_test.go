@@ -78,7 +78,7 @@ func TestStalledRegistryFailsBeforeTheDeadline(t *testing.T) {
 			"DestImage": "docker://" + host + "/copy:v1", "DestCreds": "user:hunter3",
 		},
 	}
-	if err := customresource.New(d.Run).Handle(ctx, ev); err != nil {
+	if err := customresource.New(d.Run, ProvisionalID).Handle(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("Reason: %s", got.Reason)
