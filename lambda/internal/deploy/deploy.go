@@ -5,7 +5,6 @@ package deploy
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -60,10 +59,7 @@ func (d *Deployer) Run(ctx context.Context, req customresource.Request) (customr
 	customresource.Log(ctx).Info("request", "src", p.SrcImage, "dest", p.DestImage, "arch", archs(p), "copy_image_index", p.CopyImageIndex,
 		"dest_tags", p.DestTags, "removal_policy", string(p.RemovalPolicy))
 
-	dest, err := destNamed(p)
-	if err != nil {
-		return customresource.Result{}, err
-	}
+	dest := p.Dest
 	if req.Type == cfn.RequestDelete {
 		return customresource.Result{PhysicalID: req.PhysicalID}, d.remove(ctx, req.PhysicalID, p, nil)
 	}
@@ -101,7 +97,7 @@ func (d *Deployer) Run(ctx context.Context, req customresource.Request) (customr
 }
 
 func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result, error) {
-	srcReq := auth.Request{Creds: p.SrcCreds, Property: "SrcCreds", Host: hostOf(p.SrcImage), Role: auth.Source}
+	srcReq := auth.Request{Creds: p.SrcCreds, Property: "SrcCreds", Host: hostOf(p.Src), Role: auth.Source}
 	srcAuth, err := d.Auth.Resolve(ctx, srcReq)
 	if err != nil {
 		return copier.Result{}, err
@@ -129,7 +125,7 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 }
 
 func destRequest(p *props.Properties) auth.Request {
-	return auth.Request{Creds: p.DestCreds, Property: "DestCreds", Host: hostOf(p.DestImage), Role: auth.Destination}
+	return auth.Request{Creds: p.DestCreds, Property: "DestCreds", Host: hostOf(p.Dest), Role: auth.Destination}
 }
 
 func (d *Deployer) destAuth(ctx context.Context, p *props.Properties) (*auth.Credentials, error) {
@@ -173,10 +169,7 @@ func (d *Deployer) remove(ctx context.Context, id string, p, keep *props.Propert
 
 // ownedUnder is what properties p name in the destination, owned while it points at dg.
 func ownedUnder(p *props.Properties, dg digest.Digest) (copier.Owned, error) {
-	dest, err := destNamed(p)
-	if err != nil {
-		return copier.Owned{}, err
-	}
+	dest := p.Dest
 	o := copier.Owned{Repo: reference.TrimNamed(dest), Digest: dg, ArchTags: p.ArchImageTags}
 	switch r := dest.(type) {
 	case reference.Tagged:
@@ -224,29 +217,15 @@ func sameRepository(a, b reference.Named) bool {
 	return strings.EqualFold(reference.Domain(a), reference.Domain(b)) && reference.Path(a) == reference.Path(b)
 }
 
-// destNamed parses DestImage (always docker://, checked by props).
-func destNamed(p *props.Properties) (reference.Named, error) {
-	named, err := reference.ParseNormalizedNamed(strings.TrimPrefix(p.DestImage, "docker://"))
-	if err != nil {
-		return nil, fmt.Errorf("DestImage %q: %w", p.DestImage, err)
-	}
-	return named, nil
-}
-
 // nameOnly is the id of a resource that owns nothing: the destination without any digest.
 func nameOnly(dest reference.Named) string {
 	name, _, _ := strings.Cut(props.NormalizedName(dest), "@")
 	return name
 }
 
-// hostOf returns the registry host of a docker:// name, "" otherwise.
-func hostOf(image string) string {
-	rest, ok := strings.CutPrefix(image, "docker://")
-	if !ok {
-		return ""
-	}
-	named, err := reference.ParseNormalizedNamed(rest)
-	if err != nil {
+// hostOf returns the registry host of a registry name, "" for none (archive sources).
+func hostOf(named reference.Named) string {
+	if named == nil {
 		return ""
 	}
 	return reference.Domain(named)

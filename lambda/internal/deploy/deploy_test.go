@@ -19,6 +19,7 @@ import (
 	"github.com/cdk-ecr-deployment/handler/internal/copier"
 	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/logging"
+	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
 
 // stalledRegistry accepts connections and never answers, like a registry
@@ -107,7 +108,11 @@ func TestHostOf(t *testing.T) {
 		"s3://bucket/key":                       "",
 		"docker://123456789012.dkr.ecr.us-west-2.amazonaws.com/r:t": "123456789012.dkr.ecr.us-west-2.amazonaws.com",
 	} {
-		if got := hostOf(in); got != want {
+		p, err := props.Parse(map[string]any{"SrcImage": in, "DestImage": "docker://r.io/a:1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hostOf(p.Src); got != want {
 			t.Errorf("hostOf(%q) = %q, want %q", in, got, want)
 		}
 	}

@@ -76,6 +76,10 @@ type Properties struct {
 	Retry          Retry
 	DestTags       []string
 	RemovalPolicy  RemovalPolicy
+
+	// Src and Dest are the registry names of SrcImage (nil unless docker://) and DestImage,
+	// parsed once here (names.go): later layers use them and never parse the strings again.
+	Src, Dest reference.Named
 }
 
 // known lists every accepted property; the order is the one used in messages.
@@ -169,6 +173,9 @@ func Parse(raw map[string]any) (*Properties, error) {
 	}
 	if len(p.ArchImageTags) > 0 && !p.CopyImageIndex {
 		return nil, invalid("ArchImageTags", "requires CopyImageIndex to be true")
+	}
+	if err := p.parseNames(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
