@@ -3,6 +3,8 @@ package copier
 import (
 	"context"
 
+	"go.podman.io/image/v5/types"
+
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
 	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
@@ -19,8 +21,9 @@ type Credentials struct {
 
 // Job is one copy request.
 type Job struct {
-	Src  string // transport:reference
-	Dest string // docker://...
+	// Src is the image to copy: a registry image (RegistryReference) or an archive
+	// (ParseSource). Dest is a registry image (RegistryReference).
+	Src, Dest types.ImageReference
 
 	// SrcCreds and DestCreds are resolved before the copy (deploy does it); the retry policy
 	// logs in again through Relogin once when a registry refuses them.

@@ -51,7 +51,7 @@ func TestExpiredTokenLogsInAgainOnce(t *testing.T) {
 	expireOnFirstUpload(t, reg, "token-2")
 	var srcLogins, destLogins atomic.Int32
 	res, err := reg.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v1",
+		Src: imageRef(t, "docker://"+reg.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/app:v1"),
 		SrcCreds:  Credentials{Current: old, Relogin: counted(&srcLogins, "token-2")},
 		DestCreds: Credentials{Current: old, Relogin: counted(&destLogins, "token-2")},
 		Retry:     testRetry(),
@@ -85,7 +85,7 @@ func TestReloginIsTriedOnce(t *testing.T) {
 	expireOnFirstUpload(t, reg, "token-2")
 	var logins atomic.Int32
 	_, err := reg.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v1",
+		Src: imageRef(t, "docker://"+reg.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/app:v1"),
 		SrcCreds:  Credentials{Current: old},
 		DestCreds: Credentials{Current: old, Relogin: counted(&logins, "still-wrong")},
 		Retry:     testRetry(),
@@ -104,7 +104,7 @@ func TestNoReloginWithoutASource(t *testing.T) {
 	old := &auth.Credentials{Username: "AWS", Password: "token-1"}
 	expireOnFirstUpload(t, reg, "token-2")
 	_, err := reg.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v1",
+		Src: imageRef(t, "docker://"+reg.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/app:v1"),
 		SrcCreds: Credentials{Current: old}, DestCreds: Credentials{Current: old}, Retry: testRetry(),
 	})
 	if !errors.Is(err, errs.ErrUnauthorized) || !strings.Contains(err.Error(), "unauthorized") {

@@ -4,6 +4,7 @@ package copier
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -11,19 +12,16 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 
 	"github.com/cdk-ecr-deployment/handler/internal/crash"
+	"github.com/cdk-ecr-deployment/handler/internal/errs"
 	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
 
 // Copy runs job.
 func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 	start := time.Now()
-	srcRef, err := ParseImageName(job.Src, c.opts.S3)
-	if err != nil {
-		return Result{}, err
-	}
-	destRef, err := ParseImageName(job.Dest, nil)
-	if err != nil {
-		return Result{}, err
+	srcRef, destRef := job.Src, job.Dest
+	if srcRef == nil || destRef == nil {
+		return Result{}, fmt.Errorf("%w: a copy needs a source and a destination", errs.ErrInvalidProperty)
 	}
 	destNamed, err := dockerNamed(destRef)
 	if err != nil {

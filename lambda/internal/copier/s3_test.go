@@ -78,7 +78,11 @@ func TestCopyFromS3Archive(t *testing.T) {
 	c := reg.copier(t)
 	c.opts.S3 = func(context.Context, string) (s3archive.API, error) { return api, nil }
 
-	job := Job{Src: "s3://assets/img:v1.tar:app:latest", Dest: "docker://" + reg.host + "/from-s3/app:v1", Retry: testRetry()}
+	src, err := c.ParseSource("s3://assets/img:v1.tar:app:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := Job{Src: src, Dest: imageRef(t, "docker://"+reg.host+"/from-s3/app:v1"), Retry: testRetry()}
 	res, err := c.Copy(ctx, job)
 	if err != nil {
 		t.Fatal(err)

@@ -73,7 +73,7 @@ func TestCopyFromRegistryThatNeverAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
 			_, err := c.Copy(withStallTimeout(context.Background(), idle), Job{
-				Src: "docker://" + tc.host + "/src/app:v1", Dest: "docker://" + dst.host + "/dst/app:v1",
+				Src: imageRef(t, "docker://"+tc.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+dst.host+"/dst/app:v1"),
 				Retry: props.Retry{NumAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
 			})
 			took := time.Since(start)
@@ -132,7 +132,7 @@ func TestDirectCopyStallNamesTheStalledSide(t *testing.T) {
 			c := src.copier(t)
 			c.opts.tlsConfig.RootCAs.AddCert(dst.srv.Certificate())
 			_, err := c.Copy(withStallTimeout(context.Background(), idle), Job{
-				Src: "docker://" + src.host + "/src/app:v1", Dest: "docker://" + dst.host + "/dst/app:v1", Retry: testRetry(),
+				Src: imageRef(t, "docker://"+src.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+dst.host+"/dst/app:v1"), Retry: testRetry(),
 			})
 			if !errors.Is(err, errs.ErrStalled) || !strings.Contains(err.Error(), "no response from "+want+" for") {
 				t.Fatalf("err %v: want errs.ErrStalled naming %s", err, want)
@@ -185,7 +185,7 @@ func TestTricklingRegistryIsNotStalled(t *testing.T) {
 	c.opts.tlsConfig.RootCAs.AddCert(dst.srv.Certificate())
 	start := time.Now()
 	res, err := c.Copy(withStallTimeout(context.Background(), idle), Job{
-		Src: "docker://" + src.host + "/src/app:v1", Dest: "docker://" + dst.host + "/dst/app:v1",
+		Src: imageRef(t, "docker://"+src.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+dst.host+"/dst/app:v1"),
 		Retry: props.Retry{NumAttempts: 1},
 	})
 	if err != nil {

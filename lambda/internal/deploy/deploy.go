@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/types"
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
 	"github.com/cdk-ecr-deployment/handler/internal/copier"
@@ -106,8 +107,16 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 	if err != nil {
 		return copier.Result{}, err
 	}
+	src, err := d.source(p)
+	if err != nil {
+		return copier.Result{}, err
+	}
+	dest, err := copier.RegistryReference(p.Dest)
+	if err != nil {
+		return copier.Result{}, err
+	}
 	job := copier.Job{
-		Src: p.SrcImage, Dest: p.DestImage,
+		Src: src, Dest: dest,
 		SrcCreds:  copier.Credentials{Current: srcAuth, Relogin: d.Auth.Relogin(srcReq)},
 		DestCreds: copier.Credentials{Current: destAuth, Relogin: d.Auth.Relogin(destRequest(p))},
 		Platforms: p.ImageArch, CopyImageIndex: p.CopyImageIndex,
@@ -122,6 +131,14 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 		})
 	}
 	return d.Copier.Copy(ctx, job)
+}
+
+// source is SrcImage for the copier: the registry name props parsed, or an archive.
+func (d *Deployer) source(p *props.Properties) (types.ImageReference, error) {
+	if p.Src != nil {
+		return copier.RegistryReference(p.Src)
+	}
+	return d.Copier.ParseSource(p.SrcImage)
 }
 
 func destRequest(p *props.Properties) auth.Request {
