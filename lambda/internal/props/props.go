@@ -382,7 +382,9 @@ func validateDockerRef(prop, s string) error {
 	}
 	if _, err := reference.ParseNormalizedNamed(s); err != nil {
 		// The parser's message for upper-case repositories is cryptic; say it plainly.
-		if errors.Is(err, reference.ErrNameContainsUppercase) {
+		// ParseNormalizedNamed words that case as plain text; reference.Parse, which does not
+		// normalize, returns the sentinel for it.
+		if _, perr := reference.Parse(s); errors.Is(perr, reference.ErrNameContainsUppercase) {
 			return invalid(prop, "%q: repository names must be lowercase", s)
 		}
 		return invalid(prop, "%q is not a valid image reference: %v", s, err)
