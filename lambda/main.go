@@ -8,8 +8,8 @@ import (
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
 	"github.com/cdk-ecr-deployment/handler/internal/awsenv"
-	"github.com/cdk-ecr-deployment/handler/internal/cfn"
 	"github.com/cdk-ecr-deployment/handler/internal/copier"
+	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/deploy"
 	"github.com/cdk-ecr-deployment/handler/internal/logging"
 	"github.com/cdk-ecr-deployment/handler/internal/s3archive"
@@ -29,5 +29,5 @@ func main() {
 			return awsenv.ECRPublic(ctx)
 		},
 	}
-	lambda.Start(cfn.New(d.Run).Handle)
+	lambda.Start(customresource.New(d.Run, deploy.ProvisionalID).Handle)
 }

@@ -38,7 +38,7 @@ func (r *Resolver) AssumedConfig(ctx context.Context, region, roleArn, property 
 	})
 	cfg.Credentials = aws.NewCredentialsCache(provider)
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		if isAccessDenied(err) {
+		if errs.IsAWSAccessDenied(err) {
 			return aws.Config{}, fmt.Errorf("%w: sts:AssumeRole on %s (%s): %v: the role must trust the handler's role, and the handler's role needs sts:AssumeRole on it",
 				errs.ErrUnauthorized, roleArn, property, err)
 		}

@@ -28,7 +28,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
 	"github.com/cdk-ecr-deployment/handler/internal/rules"
@@ -191,7 +190,7 @@ func (r *Resolver) fromSecret(ctx context.Context, req Request) (*Credentials, e
 		if errors.As(err, &nf) {
 			return nil, fmt.Errorf("%w: secret %q not found in Secrets Manager (%s): check %s", errs.ErrNotFound, id, cfg.Region, req.Property)
 		}
-		if isAccessDenied(err) {
+		if errs.IsAWSAccessDenied(err) {
 			return nil, fmt.Errorf("%w: reading secret %q (%s): %v: grant secretsmanager:GetSecretValue (and kms:Decrypt for a customer key) to the handler role", errs.ErrUnauthorized, id, cfg.Region, err)
 		}
 		return nil, fmt.Errorf("reading secret %q (%s) named by %s: %w", id, cfg.Region, req.Property, err)
@@ -248,7 +247,7 @@ func (r *Resolver) ECRToken(ctx context.Context, region string) (*Credentials, e
 func ecrTokenWith(ctx context.Context, cfg aws.Config, region string) (*Credentials, error) {
 	out, err := ecr.NewFromConfig(cfg).GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
 	if err != nil {
-		if isAccessDenied(err) {
+		if errs.IsAWSAccessDenied(err) {
 			return nil, fmt.Errorf("%w: ecr:GetAuthorizationToken in %s: %v", errs.ErrUnauthorized, region, err)
 		}
 		return nil, fmt.Errorf("ecr:GetAuthorizationToken in %s: %w", region, err)
@@ -267,7 +266,7 @@ func (r *Resolver) ECRPublicToken(ctx context.Context) (*Credentials, error) {
 	}
 	out, err := ecrpublic.NewFromConfig(cfg).GetAuthorizationToken(ctx, &ecrpublic.GetAuthorizationTokenInput{})
 	if err != nil {
-		if isAccessDenied(err) {
+		if errs.IsAWSAccessDenied(err) {
 			return nil, fmt.Errorf("%w: ecr-public:GetAuthorizationToken: %v: grant ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken", errs.ErrUnauthorized, err)
 		}
 		return nil, fmt.Errorf("ecr-public:GetAuthorizationToken: %w", err)
@@ -288,15 +287,4 @@ func decodeToken(tok, api string) (*Credentials, error) {
 		return nil, fmt.Errorf("%s returned a token that is not user:password", api)
 	}
 	return c, nil
-}
-
-func isAccessDenied(err error) bool {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException":
-			return true
-		}
-	}
-	return false
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithylog "github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -40,7 +42,11 @@ func Load(ctx context.Context, region string) (aws.Config, error) {
 	client := awshttp.NewBuildableClient().WithReadTimeout(IdleTimeout).WithTransportOptions(func(t *http.Transport) {
 		t.ResponseHeaderTimeout = IdleTimeout
 	})
-	opts = append(opts, config.WithHTTPClient(client), config.WithAPIOptions([]func(*middleware.Stack) error{addActivity}))
+	opts = append(opts, config.WithHTTPClient(client), config.WithAPIOptions([]func(*middleware.Stack) error{addActivity}),
+		// The SDK's default logger writes plain-text lines to stderr ("SDK 2026/12/01 ... DEBUG
+		// Response has no supported checksum"), which break the one-JSON-object-per-line log
+		// and bypass its redaction.
+		config.WithLogger(sdkLogger{}))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return cfg, fmt.Errorf("loading AWS configuration: %w", err)
@@ -60,6 +66,9 @@ func S3(ctx context.Context, region string) (*s3.Client, error) {
 		if o.BaseEndpoint != nil {
 			o.UsePathStyle = true
 		}
+		// S3 sends no full-object checksum for a ranged GET (every S3 archive read is one),
+		// so the skipped validation would be logged once per read.
+		o.DisableLogOutputChecksumValidationSkipped = true
 	}), nil
 }
 
@@ -141,3 +150,15 @@ func (b *activityBody) Read(p []byte) (int, error) {
 }
 
 func (b *activityBody) Close() error { return b.rc.Close() }
+
+// sdkLogger routes the AWS SDK's messages to slog, so that they are JSON lines that go
+// through the log's redaction like every other line.
+type sdkLogger struct{}
+
+func (sdkLogger) Logf(c smithylog.Classification, format string, v ...any) {
+	level := slog.LevelDebug
+	if c == smithylog.Warn {
+		level = slog.LevelWarn
+	}
+	slog.Log(context.Background(), level, "AWS SDK: "+fmt.Sprintf(format, v...))
+}

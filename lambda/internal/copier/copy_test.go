@@ -24,7 +24,7 @@ func TestCopySingleImage(t *testing.T) {
 	want := reg.pushImage(t, "src/app:v1", randomImage(t, 3))
 
 	res, err := reg.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v1", Retry: testRetry(),
+		Src: imageRef(t, "docker://"+reg.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/app:v1"), Retry: testRetry(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func TestRerunWritesNothing(t *testing.T) {
 	reg := newRegistry(t)
 	reg.pushImage(t, "src/app:v1", randomImage(t, 2))
 	c := reg.copier(t)
-	job := Job{Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v1",
+	job := Job{Src: imageRef(t, "docker://"+reg.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/app:v1"),
 		DestTags: []string{"stable"}, Retry: testRetry()}
 	first, err := c.Copy(context.Background(), job)
 	if err != nil {
@@ -83,7 +83,7 @@ func TestArchSelectionFromIndex(t *testing.T) {
 		{[]props.Platform{{Arch: "arm64", Variant: "v8"}}, kids["linux/arm64/v8"]},
 	} {
 		res, err := c.Copy(context.Background(), Job{
-			Src: "docker://" + reg.host + "/src/multi:v1", Dest: "docker://" + reg.host + "/dst/single:latest",
+			Src: imageRef(t, "docker://"+reg.host+"/src/multi:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/single:latest"),
 			Platforms: tc.platforms, Retry: testRetry(),
 		})
 		if err != nil {
@@ -95,7 +95,7 @@ func TestArchSelectionFromIndex(t *testing.T) {
 	}
 
 	_, err := c.Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/multi:v1", Dest: "docker://" + reg.host + "/dst/single:latest",
+		Src: imageRef(t, "docker://"+reg.host+"/src/multi:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/single:latest"),
 		Platforms: []props.Platform{{Arch: "s390x"}}, Retry: testRetry(),
 	})
 	// The index exists: the Reason must point at ImageArch, not at the image name.
@@ -104,7 +104,7 @@ func TestArchSelectionFromIndex(t *testing.T) {
 		t.Errorf("missing arch error = %v", err)
 	}
 	_, err = c.Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/multi:v1", Dest: "docker://" + reg.host + "/dst/filtered:latest",
+		Src: imageRef(t, "docker://"+reg.host+"/src/multi:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/filtered:latest"),
 		Platforms: []props.Platform{{Arch: "amd64"}, {Arch: "s390x"}}, Retry: testRetry(),
 	})
 	if !errors.Is(err, errs.ErrNoSuchPlatform) || strings.Contains(err.Error(), "does not exist") {
@@ -122,8 +122,8 @@ func TestCopyWholeIndexWithAttestationAndArchTags(t *testing.T) {
 	c := reg.copier(t)
 	// The destination has a host:port registry, which upstream's arch-tag code broke on.
 	job := Job{
-		Src: "docker://" + reg.host + "/src/multi:v1", Dest: "docker://" + reg.host + "/dst/multi:v1",
-		AllImages: true, ArchTags: map[string]string{"amd64": "v1-amd64", "arm64": "v1-arm64"}, Retry: testRetry(),
+		Src: imageRef(t, "docker://"+reg.host+"/src/multi:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/multi:v1"),
+		CopyImageIndex: true, ArchTags: map[string]string{"amd64": "v1-amd64", "arm64": "v1-arm64"}, Retry: testRetry(),
 	}
 	res, err := c.Copy(context.Background(), job)
 	if err != nil {
@@ -161,7 +161,7 @@ func TestSeveralArchsGiveFilteredIndex(t *testing.T) {
 	})
 	c := reg.copier(t)
 	job := Job{
-		Src: "docker://" + reg.host + "/src/multi:v1", Dest: "docker://" + reg.host + "/dst/two:v1",
+		Src: imageRef(t, "docker://"+reg.host+"/src/multi:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/two:v1"),
 		Platforms: []props.Platform{{Arch: "amd64"}, {Arch: "arm64"}}, Retry: testRetry(),
 	}
 	res, err := c.Copy(context.Background(), job)
@@ -200,7 +200,7 @@ func TestDestTags(t *testing.T) {
 	// A pre-existing tag pointing elsewhere is moved.
 	reg.pushImage(t, "dst/app:stable", randomImage(t, 1))
 	_, err := c.Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v1",
+		Src: imageRef(t, "docker://"+reg.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/app:v1"),
 		DestTags: []string{"stable", "2024-01"}, Retry: testRetry(),
 	})
 	if err != nil {
@@ -217,7 +217,7 @@ func TestDestinationByDigest(t *testing.T) {
 	reg := newRegistry(t)
 	d := reg.pushImage(t, "src/app:v1", randomImage(t, 1))
 	res, err := reg.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app@" + d.String(),
+		Src: imageRef(t, "docker://"+reg.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/app@"+d.String()),
 		DestTags: []string{"pinned"}, Retry: testRetry(),
 	})
 	if err != nil {
@@ -235,7 +235,7 @@ func TestMissingSourceTag(t *testing.T) {
 	reg := newRegistry(t)
 	reg.pushImage(t, "src/app:v1", randomImage(t, 1))
 	_, err := reg.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/app:nope", Dest: "docker://" + reg.host + "/dst/app:v1", Retry: testRetry(),
+		Src: imageRef(t, "docker://"+reg.host+"/src/app:nope"), Dest: imageRef(t, "docker://"+reg.host+"/dst/app:v1"), Retry: testRetry(),
 	})
 	if !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("err = %v, want ErrNotFound", err)
@@ -254,8 +254,8 @@ func TestCredentials(t *testing.T) {
 	c := reg.copier(t)
 	creds := &auth.Credentials{Username: "AWS", Password: "p:a:ss"}
 	_, err := c.Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v1",
-		SrcAuth: creds, DestAuth: creds, Retry: testRetry(),
+		Src: imageRef(t, "docker://"+reg.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/app:v1"),
+		SrcCreds: Credentials{Current: creds}, DestCreds: Credentials{Current: creds}, Retry: testRetry(),
 	})
 	if err != nil {
 		t.Fatalf("with the right credentials: %v", err)
@@ -263,8 +263,8 @@ func TestCredentials(t *testing.T) {
 
 	n := len(reg.requests())
 	_, err = c.Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v2",
-		SrcAuth: &auth.Credentials{Username: "AWS", Password: "wrong"}, DestAuth: creds,
+		Src: imageRef(t, "docker://"+reg.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/app:v2"),
+		SrcCreds: Credentials{Current: &auth.Credentials{Username: "AWS", Password: "wrong"}}, DestCreds: Credentials{Current: creds},
 		Retry: props.Retry{NumAttempts: 5, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
 	})
 	if !errors.Is(err, errs.ErrUnauthorized) || !strings.Contains(err.Error(), "SrcCreds") {
@@ -293,12 +293,13 @@ func TestSourceAuthFallback(t *testing.T) {
 	reg.pushImage(t, "src/app:v1", randomImage(t, 1))
 	var asked atomic.Int32
 	_, err := reg.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v1",
-		DestAuth: &auth.Credentials{Username: "AWS", Password: "token"},
-		SrcAuthFallback: func() (*auth.Credentials, error) {
+		Src: imageRef(t, "docker://"+reg.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/app:v1"),
+		DestCreds: Credentials{Current: &auth.Credentials{Username: "AWS", Password: "token"}},
+		// Anonymous first (ECR Public serves most images so); a token only after a refusal.
+		SrcCreds: Credentials{Relogin: func(context.Context) (*auth.Credentials, error) {
 			asked.Add(1)
 			return &auth.Credentials{Username: "AWS", Password: "token"}, nil
-		},
+		}},
 		Retry: testRetry(),
 	})
 	if err != nil {
@@ -324,7 +325,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 	c := src.copier(t)
 	c.opts.tlsConfig.RootCAs.AddCert(dst.srv.Certificate())
 	res, err := c.Copy(context.Background(), Job{
-		Src: "docker://" + src.host + "/src/app:v1", Dest: "docker://" + dst.host + "/dst/app:v1", Retry: testRetry(),
+		Src: imageRef(t, "docker://"+src.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+dst.host+"/dst/app:v1"), Retry: testRetry(),
 	})
 	if err != nil {
 		t.Fatalf("copy with one 503: %v", err)
@@ -347,7 +348,7 @@ func TestTransientFailuresGiveUp(t *testing.T) {
 		return false
 	})
 	_, err := reg.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v1",
+		Src: imageRef(t, "docker://"+reg.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/app:v1"),
 		Retry: props.Retry{NumAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
 	})
 	if err == nil {

@@ -17,8 +17,8 @@ import (
 	"go.podman.io/image/v5/types"
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
-	cfnh "github.com/cdk-ecr-deployment/handler/internal/cfn"
 	"github.com/cdk-ecr-deployment/handler/internal/copier"
+	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/deploy"
 	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )
@@ -43,9 +43,9 @@ func TestBlobWorkerPanicGivesAFailedResponse(t *testing.T) {
 
 	var (
 		mu   sync.Mutex
-		got  []cfnh.Response
+		got  []customresource.Response
 		recv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			var resp cfnh.Response
+			var resp customresource.Response
 			if err := json.NewDecoder(r.Body).Decode(&resp); err != nil {
 				t.Errorf("response body: %v", err)
 			}
@@ -57,7 +57,7 @@ func TestBlobWorkerPanicGivesAFailedResponse(t *testing.T) {
 	defer recv.Close()
 
 	d := &deploy.Deployer{Auth: &auth.Resolver{}, Copier: copier.NewForTest(copier.Options{}, src.TLSConfig())}
-	h := cfnh.New(d.Run)
+	h := customresource.New(d.Run, deploy.ProvisionalID)
 	event := func(id string) cfn.Event {
 		return cfn.Event{
 			RequestType: cfn.RequestCreate, RequestID: id, LogicalResourceID: "Deploy", StackID: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1",

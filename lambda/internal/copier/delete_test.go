@@ -22,6 +22,7 @@ import (
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
 	"github.com/cdk-ecr-deployment/handler/internal/awsenv"
+	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )
 
 // mustImage reads an image back from the registry, to push it under another tag.
@@ -167,6 +168,7 @@ func (s *strictECR) BatchDeleteImage(ctx context.Context, in *ecr.BatchDeleteIma
 // ECR's registry API has no manifest DELETE: tags are removed through BatchDeleteImage, and
 // only those still pointing at what the resource wrote. moto's ECR API stands in for ECR.
 func TestDeleteECROnlyWhatIsStillOwned(t *testing.T) {
+	testenv.NeedMoto(t)
 	ctx := context.Background()
 	client, err := awsenv.ECR(ctx, "us-east-1")
 	if err != nil {

@@ -62,7 +62,7 @@ func TestDirectCopyBetweenRegistries(t *testing.T) {
 	src.resetLog()
 	dst.resetLog()
 	res, err := src.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + src.host + "/src/app:v1", Dest: "docker://" + dst.host + "/dst/app:v1", Retry: testRetry(),
+		Src: imageRef(t, "docker://"+src.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+dst.host+"/dst/app:v1"), Retry: testRetry(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestDirectCopyMountsWithinARegistry(t *testing.T) {
 	want := reg.pushImage(t, "src/app:v1", img)
 	reg.resetLog()
 	res, err := reg.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/app:v1", Dest: "docker://" + reg.host + "/dst/app:v1", Retry: testRetry(),
+		Src: imageRef(t, "docker://"+reg.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/app:v1"), Retry: testRetry(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +175,7 @@ func TestDirectCopyMountsAnIndexWithinARegistry(t *testing.T) {
 	})
 	reg.resetLog()
 	res, err := reg.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + reg.host + "/src/multi:v1", Dest: "docker://" + reg.host + "/dst/multi:v1", AllImages: true, Retry: testRetry(),
+		Src: imageRef(t, "docker://"+reg.host+"/src/multi:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/multi:v1"), CopyImageIndex: true, Retry: testRetry(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +206,7 @@ func TestDirectCopyBlobsExistingAtTheDestinationAreNotRead(t *testing.T) {
 		r.resetLog() // the pushes are not part of the copy
 	}
 	if _, err := src.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + src.host + "/src/app:v1", Dest: "docker://" + dst.host + "/dst/app:v1", Retry: testRetry(),
+		Src: imageRef(t, "docker://"+src.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+dst.host+"/dst/app:v1"), Retry: testRetry(),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestDirectCopyCorruptSourceBlobFails(t *testing.T) {
 		return true
 	})
 	_, err := src.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + src.host + "/src/app:v1", Dest: "docker://" + dst.host + "/dst/app:v1", Retry: testRetry(),
+		Src: imageRef(t, "docker://"+src.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+dst.host+"/dst/app:v1"), Retry: testRetry(),
 	})
 	if err == nil {
 		t.Fatal("a corrupt blob was copied")
@@ -284,7 +284,7 @@ func TestDirectCopyIndexChildrenConcurrently(t *testing.T) {
 		return false
 	})
 	res, err := src.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + src.host + "/src/multi:v1", Dest: "docker://" + dst.host + "/dst/multi:v1", AllImages: true, Retry: testRetry(),
+		Src: imageRef(t, "docker://"+src.host+"/src/multi:v1"), Dest: imageRef(t, "docker://"+dst.host+"/dst/multi:v1"), CopyImageIndex: true, Retry: testRetry(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -310,7 +310,7 @@ func TestDirectCopyBlobWorkerPanicIsAnError(t *testing.T) {
 	}
 	t.Cleanup(func() { blobHook = nil })
 	_, err := src.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + src.host + "/src/app:v1", Dest: "docker://" + dst.host + "/dst/app:v1", Retry: testRetry(),
+		Src: imageRef(t, "docker://"+src.host+"/src/app:v1"), Dest: imageRef(t, "docker://"+dst.host+"/dst/app:v1"), Retry: testRetry(),
 	})
 	if !errors.Is(err, errs.ErrInternal) || !strings.Contains(err.Error(), "test panic for blob") ||
 		!strings.Contains(err.Error(), "this is a bug in cdk-ecr-deployment") {

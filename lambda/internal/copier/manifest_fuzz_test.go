@@ -110,7 +110,7 @@ func FuzzManifestBytes(f *testing.F) {
 
 		// parseDirectImage.
 		d := digest.FromBytes(b)
-		if img, ok := parseDirectImage(d, b, mime); ok {
+		if img, declined := parseDirectImage(d, b, mime); declined == "" {
 			if !slices.Contains(imageManifestTypes, mime) || img.digest != d || !bytes.Equal(img.bytes, b) {
 				t.Fatalf("parseDirectImage accepted a %q", mime)
 			}
@@ -150,7 +150,7 @@ func FuzzManifestBytes(f *testing.F) {
 		src := configSource{config: config}
 		for _, job := range []Job{
 			{},
-			{AllImages: true},
+			{CopyImageIndex: true},
 			{Platforms: []props.Platform{{Arch: "arm64"}}},
 			{Platforms: []props.Platform{{Arch: "amd64"}, {Arch: "arm", Variant: "v7"}}},
 		} {
@@ -196,8 +196,8 @@ func checkPlan(t *testing.T, p plan, job Job, b []byte, mime string, config []by
 		t.Fatalf("planned an index that does not parse: %v", err)
 	}
 	switch {
-	case job.AllImages:
-		if p.mode != modeAll || p.want != top {
+	case job.CopyImageIndex:
+		if p.mode != modeImageIndex || p.want != top {
 			t.Fatalf("index copy: plan %+v", p)
 		}
 	case len(job.Platforms) > 1:

@@ -41,7 +41,7 @@ func TestSourcePinnedByDigestMustMatch(t *testing.T) {
 	})
 	dst.resetLog()
 	_, err = src.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + src.host + "/src/app@" + pinned.String(), Dest: "docker://" + dst.host + "/dst/app:v1", Retry: testRetry(),
+		Src: imageRef(t, "docker://"+src.host+"/src/app@"+pinned.String()), Dest: imageRef(t, "docker://"+dst.host+"/dst/app:v1"), Retry: testRetry(),
 	})
 	if err == nil {
 		t.Fatal("a manifest other than the pinned one was copied")
@@ -59,7 +59,7 @@ func TestSourcePinnedByDigestMustMatch(t *testing.T) {
 	// Without the stand-in the same job copies the pinned image.
 	src.setHook(nil)
 	res, err := src.copier(t).Copy(context.Background(), Job{
-		Src: "docker://" + src.host + "/src/app@" + pinned.String(), Dest: "docker://" + dst.host + "/dst/app:v1", Retry: testRetry(),
+		Src: imageRef(t, "docker://"+src.host+"/src/app@"+pinned.String()), Dest: imageRef(t, "docker://"+dst.host+"/dst/app:v1"), Retry: testRetry(),
 	})
 	if err != nil || res.Digest != pinned.String() {
 		t.Fatalf("copy of the pinned image: %+v, %v", res, err)
@@ -97,7 +97,7 @@ func TestImageArchOnASingleImageOfAnotherPlatformFails(t *testing.T) {
 	} {
 		dst.resetLog()
 		_, err := src.copier(t).Copy(context.Background(), Job{
-			Src: "docker://" + src.host + "/" + c.src, Dest: "docker://" + dst.host + "/dst/app:v1", Platforms: c.want, Retry: testRetry(),
+			Src: imageRef(t, "docker://"+src.host+"/"+c.src), Dest: imageRef(t, "docker://"+dst.host+"/dst/app:v1"), Platforms: c.want, Retry: testRetry(),
 		})
 		want := "docker://" + src.host + "/" + c.src + " is a single " + c.has + " image, not an index; ImageArch asks for " + c.asks
 		if !errors.Is(err, errs.ErrNoSuchPlatform) || !strings.Contains(err.Error(), want) {
@@ -123,7 +123,7 @@ func TestImageArchOnASingleImage(t *testing.T) {
 		t.Helper()
 		src.resetLog()
 		res, err := src.copier(t).Copy(context.Background(), Job{
-			Src: "docker://" + src.host + "/src/arm:v1", Dest: "docker://" + dst.host + "/dst/app:v1", Platforms: platforms, Retry: testRetry(),
+			Src: imageRef(t, "docker://"+src.host+"/src/arm:v1"), Dest: imageRef(t, "docker://"+dst.host+"/dst/app:v1"), Platforms: platforms, Retry: testRetry(),
 		})
 		if err != nil {
 			t.Fatalf("ImageArch %v: %v", platforms, err)

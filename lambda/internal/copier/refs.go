@@ -50,6 +50,22 @@ func ParseImageName(name string, s3 s3archive.ClientFor) (types.ImageReference, 
 	return ref, nil
 }
 
+// RegistryReference is the containers/image reference of a registry image named (parsed
+// once, by props): the default tag is added when named has neither tag nor digest.
+func RegistryReference(named reference.Named) (types.ImageReference, error) {
+	ref, err := docker.NewReference(reference.TagNameOnly(named))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", errs.ErrInvalidProperty, named, err)
+	}
+	return ref, nil
+}
+
+// ParseSource parses an archive source ("s3://...", "docker-archive:...", "oci-archive:...")
+// with the copier's S3 clients; registry sources go through RegistryReference.
+func (c *Copier) ParseSource(name string) (types.ImageReference, error) {
+	return ParseImageName(name, c.opts.S3)
+}
+
 // isRegistry reports whether ref reads from a registry, where manifests can
 // be copied byte for byte.
 func isRegistry(ref types.ImageReference) bool {
@@ -100,11 +116,6 @@ func display(ref types.ImageReference) string {
 		return "docker://" + ref.DockerReference().String()
 	}
 	return ref.Transport().Name() + ":" + ref.StringWithinTransport()
-}
-
-// digestOf parses "sha256:..." references.
-func digestOf(s string) (digest.Digest, error) {
-	return digest.Parse(s)
 }
 
 // tagName is repo:tag in the repository of named, for messages.

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
+	"go.podman.io/image/v5/types"
 
 	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )
@@ -269,4 +270,14 @@ func attestationKid(t *testing.T, subject string) platformed {
 
 func remoteImage(tr *testRegistry, t *testing.T, repoTag string) (v1.Image, error) {
 	return remote.Image(tr.ref(t, repoTag), tr.remoteOpts()...)
+}
+
+// imageRef parses a docker:// name for a Job.
+func imageRef(t testing.TB, name string) types.ImageReference {
+	t.Helper()
+	ref, err := ParseImageName(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }

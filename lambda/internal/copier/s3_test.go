@@ -15,7 +15,8 @@ import (
 	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.RunWithMoto(m, "copier") }
+// Only the tests that call AWS APIs start moto (testenv.NeedMoto).
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // inFlightAPI passes calls to the real S3 client and records how many
 // object bodies were open at once.
@@ -54,6 +55,7 @@ func (c *closeHook) Close() error {
 }
 
 func TestCopyFromS3Archive(t *testing.T) {
+	testenv.NeedMoto(t)
 	ctx := context.Background()
 	tarball, configs, err := testenv.DockerSave(testenv.SaveImage{
 		RepoTags: []string{"app:latest"}, LayerSizes: []int{3 << 20, 2 << 20, 1 << 20, 512 << 10}, Layout: "legacy", Seed: 3,
@@ -76,7 +78,11 @@ func TestCopyFromS3Archive(t *testing.T) {
 	c := reg.copier(t)
 	c.opts.S3 = func(context.Context, string) (s3archive.API, error) { return api, nil }
 
-	job := Job{Src: "s3://assets/img:v1.tar:app:latest", Dest: "docker://" + reg.host + "/from-s3/app:v1", Retry: testRetry()}
+	src, err := c.ParseSource("s3://assets/img:v1.tar:app:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := Job{Src: src, Dest: imageRef(t, "docker://"+reg.host+"/from-s3/app:v1"), Retry: testRetry()}
 	res, err := c.Copy(ctx, job)
 	if err != nil {
 		t.Fatal(err)

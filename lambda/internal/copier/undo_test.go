@@ -35,7 +35,7 @@ func TestFailedCopyPutsTheDestinationBack(t *testing.T) {
 	removed := 0
 	c := src.copier(t)
 	_, err := c.Copy(context.Background(), Job{
-		Src: "docker://" + src.host + "/src/app:v2", Dest: "docker://" + dst.host + "/keep/img:1",
+		Src: imageRef(t, "docker://"+src.host+"/src/app:v2"), Dest: imageRef(t, "docker://"+dst.host+"/keep/img:1"),
 		DestTags: []string{"new-tag", "frozen"}, Retry: testRetry(),
 		Remove: func(ctx context.Context, o Owned) error {
 			removed++

@@ -5,7 +5,6 @@ package deploy
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -13,10 +12,11 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/types"
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
-	cfnh "github.com/cdk-ecr-deployment/handler/internal/cfn"
 	"github.com/cdk-ecr-deployment/handler/internal/copier"
+	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
 
@@ -36,15 +36,33 @@ type Deployer struct {
 	ECRPublic func(ctx context.Context) (copier.ECRPublicAPI, error)
 }
 
-// Run implements cfnh.Work.
-func (d *Deployer) Run(ctx context.Context, req cfnh.Request) (cfnh.Result, error) {
-	p := req.Props
-	dest, err := destNamed(p)
+// Run implements customresource.Work: it validates the properties, then copies or removes.
+func (d *Deployer) Run(ctx context.Context, req customresource.Request) (customresource.Result, error) {
+	p, err := props.Parse(req.Properties)
 	if err != nil {
-		return cfnh.Result{}, err
+		if req.Type == cfn.RequestDelete {
+			// Nothing can have been created from properties that never validated; failing
+			// here would block the stack's deletion.
+			customresource.Log(ctx).Warn("properties invalid on Delete; nothing to clean up", "error", err.Error())
+			return customresource.Result{}, nil
+		}
+		return customresource.Result{}, err
 	}
+	var old *props.Properties
+	if req.OldProperties != nil {
+		// Old properties that no longer validate (written by another handler version) only
+		// mean that nothing is known about what the old resource wrote.
+		if old, err = props.Parse(req.OldProperties); err != nil {
+			customresource.Log(ctx).Warn("old properties invalid; treating the old resource as owning nothing", "error", err.Error())
+			old = nil
+		}
+	}
+	customresource.Log(ctx).Info("request", "src", p.SrcImage, "dest", p.DestImage, "arch", archs(p), "copy_image_index", p.CopyImageIndex,
+		"dest_tags", p.DestTags, "removal_policy", string(p.RemovalPolicy))
+
+	dest := p.Dest
 	if req.Type == cfn.RequestDelete {
-		return cfnh.Result{PhysicalID: req.PhysicalID}, d.remove(ctx, req.PhysicalID, p, nil)
+		return customresource.Result{PhysicalID: req.PhysicalID}, d.remove(ctx, req.PhysicalID, p, nil)
 	}
 
 	res, err := d.copy(ctx, p)
@@ -56,7 +74,7 @@ func (d *Deployer) Run(ctx context.Context, req cfnh.Request) (cfnh.Result, erro
 		if req.Type == cfn.RequestCreate {
 			id = nameOnly(dest)
 		}
-		return cfnh.Result{PhysicalID: id}, err
+		return customresource.Result{PhysicalID: id}, err
 	}
 	copied := digest.Digest(res.Digest)
 	id := formatID(dest, copied)
@@ -67,8 +85,8 @@ func (d *Deployer) Run(ctx context.Context, req cfnh.Request) (cfnh.Result, erro
 			// (a shared DestTag, or the same tag spelled another way). What the new
 			// properties no longer name is released here instead.
 			id = req.PhysicalID
-			if req.OldProps != nil {
-				if err := d.remove(ctx, req.PhysicalID, req.OldProps, p); err != nil {
+			if old != nil {
+				if err := d.remove(ctx, req.PhysicalID, old, p); err != nil {
 					// The clean-up of a replaced resource never fails a stack update in
 					// CloudFormation either; the tags stay, which loses nothing.
 					slog.Warn("removing the tags the old properties named failed; they stay", "error", err.Error())
@@ -76,13 +94,13 @@ func (d *Deployer) Run(ctx context.Context, req cfnh.Request) (cfnh.Result, erro
 			}
 		}
 	}
-	return cfnh.Result{PhysicalID: id, Data: map[string]string{DataImageDigest: res.Digest, DataImageURI: res.URI}}, nil
+	return customresource.Result{PhysicalID: id, Data: map[string]string{DataImageDigest: res.Digest, DataImageURI: res.URI}}, nil
 }
 
 func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result, error) {
-	srcHost := hostOf(p.SrcImage)
-	srcAuth, err := d.Auth.Resolve(ctx, auth.Request{Creds: p.SrcCreds, Property: "SrcCreds", Host: srcHost, Role: auth.Source,
-		RoleArn: p.SrcRoleArn, RoleProperty: "SrcRoleArn"})
+	srcReq := auth.Request{Creds: p.SrcCreds, Property: "SrcCreds", Host: hostOf(p.Src), Role: auth.Source,
+		RoleArn: p.SrcRoleArn, RoleProperty: "SrcRoleArn"}
+	srcAuth, err := d.Auth.Resolve(ctx, srcReq)
 	if err != nil {
 		return copier.Result{}, err
 	}
@@ -90,10 +108,19 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 	if err != nil {
 		return copier.Result{}, err
 	}
+	src, err := d.source(p)
+	if err != nil {
+		return copier.Result{}, err
+	}
+	dest, err := copier.RegistryReference(p.Dest)
+	if err != nil {
+		return copier.Result{}, err
+	}
 	job := copier.Job{
-		Src: p.SrcImage, Dest: p.DestImage,
-		SrcAuth: srcAuth, DestAuth: destAuth,
-		Platforms: p.ImageArch, AllImages: p.CopyImageIndex,
+		Src: src, Dest: dest,
+		SrcCreds:  copier.Credentials{Current: srcAuth, Relogin: d.Auth.Relogin(srcReq)},
+		DestCreds: copier.Credentials{Current: destAuth, Relogin: d.Auth.Relogin(destRequest(p))},
+		Platforms: p.ImageArch, CopyImageIndex: p.CopyImageIndex,
 		ArchTags: p.ArchImageTags, DestTags: p.DestTags, Retry: p.Retry,
 	}
 	job.Remove = func(ctx context.Context, o copier.Owned) error {
@@ -104,15 +131,24 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 			ECRPublic: d.ECRPublic,
 		})
 	}
-	if srcAuth == nil && auth.IsECRPublic(srcHost) {
-		job.SrcAuthFallback = func() (*auth.Credentials, error) { return d.Auth.ECRPublicToken(ctx) }
-	}
 	return d.Copier.Copy(ctx, job)
 }
 
+// source is SrcImage for the copier: the registry name props parsed, or an archive.
+func (d *Deployer) source(p *props.Properties) (types.ImageReference, error) {
+	if p.Src != nil {
+		return copier.RegistryReference(p.Src)
+	}
+	return d.Copier.ParseSource(p.SrcImage)
+}
+
+func destRequest(p *props.Properties) auth.Request {
+	return auth.Request{Creds: p.DestCreds, Property: "DestCreds", Host: hostOf(p.Dest), Role: auth.Destination,
+		RoleArn: p.DestRoleArn, RoleProperty: "DestRoleArn"}
+}
+
 func (d *Deployer) destAuth(ctx context.Context, p *props.Properties) (*auth.Credentials, error) {
-	return d.Auth.Resolve(ctx, auth.Request{Creds: p.DestCreds, Property: "DestCreds", Host: hostOf(p.DestImage), Role: auth.Destination,
-		RoleArn: p.DestRoleArn, RoleProperty: "DestRoleArn"})
+	return d.Auth.Resolve(ctx, destRequest(p))
 }
 
 // remove deletes, with RemovalPolicy destroy in p, what the resource with id owns under p,
@@ -152,10 +188,7 @@ func (d *Deployer) remove(ctx context.Context, id string, p, keep *props.Propert
 
 // ownedUnder is what properties p name in the destination, owned while it points at dg.
 func ownedUnder(p *props.Properties, dg digest.Digest) (copier.Owned, error) {
-	dest, err := destNamed(p)
-	if err != nil {
-		return copier.Owned{}, err
-	}
+	dest := p.Dest
 	o := copier.Owned{Repo: reference.TrimNamed(dest), Digest: dg, ArchTags: p.ArchImageTags}
 	switch r := dest.(type) {
 	case reference.Tagged:
@@ -203,30 +236,24 @@ func sameRepository(a, b reference.Named) bool {
 	return strings.EqualFold(reference.Domain(a), reference.Domain(b)) && reference.Path(a) == reference.Path(b)
 }
 
-// destNamed parses DestImage (always docker://, checked by props).
-func destNamed(p *props.Properties) (reference.Named, error) {
-	named, err := reference.ParseNormalizedNamed(strings.TrimPrefix(p.DestImage, "docker://"))
-	if err != nil {
-		return nil, fmt.Errorf("DestImage %q: %w", p.DestImage, err)
-	}
-	return named, nil
-}
-
 // nameOnly is the id of a resource that owns nothing: the destination without any digest.
 func nameOnly(dest reference.Named) string {
 	name, _, _ := strings.Cut(props.NormalizedName(dest), "@")
 	return name
 }
 
-// hostOf returns the registry host of a docker:// name, "" otherwise.
-func hostOf(image string) string {
-	rest, ok := strings.CutPrefix(image, "docker://")
-	if !ok {
-		return ""
-	}
-	named, err := reference.ParseNormalizedNamed(rest)
-	if err != nil {
+// hostOf returns the registry host of a registry name, "" for none (archive sources).
+func hostOf(named reference.Named) string {
+	if named == nil {
 		return ""
 	}
 	return reference.Domain(named)
+}
+
+func archs(p *props.Properties) []string {
+	out := make([]string, len(p.ImageArch))
+	for i, a := range p.ImageArch {
+		out[i] = a.String()
+	}
+	return out
 }

@@ -16,9 +16,10 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
-	cfnh "github.com/cdk-ecr-deployment/handler/internal/cfn"
 	"github.com/cdk-ecr-deployment/handler/internal/copier"
+	"github.com/cdk-ecr-deployment/handler/internal/customresource"
 	"github.com/cdk-ecr-deployment/handler/internal/logging"
+	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
 
 // stalledRegistry accepts connections and never answers, like a registry
@@ -58,7 +59,7 @@ func TestStalledRegistryFailsBeforeTheDeadline(t *testing.T) {
 	t.Cleanup(func() { logging.Setup(io.Discard, "info") })
 
 	host := stalledRegistry(t)
-	var got cfnh.Response
+	var got customresource.Response
 	var gotAt time.Time
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gotAt = time.Now()
@@ -78,7 +79,7 @@ func TestStalledRegistryFailsBeforeTheDeadline(t *testing.T) {
 			"DestImage": "docker://" + host + "/copy:v1", "DestCreds": "user:hunter3",
 		},
 	}
-	if err := cfnh.New(d.Run).Handle(ctx, ev); err != nil {
+	if err := customresource.New(d.Run, ProvisionalID).Handle(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("Reason: %s", got.Reason)
@@ -107,7 +108,11 @@ func TestHostOf(t *testing.T) {
 		"s3://bucket/key":                       "",
 		"docker://123456789012.dkr.ecr.us-west-2.amazonaws.com/r:t": "123456789012.dkr.ecr.us-west-2.amazonaws.com",
 	} {
-		if got := hostOf(in); got != want {
+		p, err := props.Parse(map[string]any{"SrcImage": in, "DestImage": "docker://r.io/a:1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hostOf(p.Src); got != want {
 			t.Errorf("hostOf(%q) = %q, want %q", in, got, want)
 		}
 	}

@@ -43,3 +43,12 @@ func ownedDigest(id string) (digest.Digest, bool) {
 	}
 	return d, true
 }
+
+// ProvisionalID is the id of a Create that failed before it decided one (invalid properties,
+// a timeout, a panic): the normalized destination, which carries no digest and so owns
+// nothing. A destination given by digest does not lend its digest to it. "" when the
+// properties name no readable destination.
+func ProvisionalID(raw map[string]any) string {
+	name, _, _ := strings.Cut(props.DestinationID(raw), "@")
+	return name
+}

@@ -99,16 +99,6 @@ func redactUserinfo(s string) string {
 	})
 }
 
-// RedactURL drops userinfo and the whole query string of a URL-ish string;
-// used for values such as the CloudFormation ResponseURL that are secret in full.
-func RedactURL(s string) string {
-	s = redactUserinfo(s)
-	if i := strings.IndexByte(s, '?'); i >= 0 {
-		s = s[:i] + "?REDACTED"
-	}
-	return s
-}
-
 // redacting passes every message and string-valued attribute (errors and
 // Stringers included) through Redact before the JSON handler sees it, so an
 // error that quotes a URL (Go's url.Error does, e.g. a presigned S3 blob URL

@@ -21,9 +21,6 @@ func TestRedact(t *testing.T) {
 			t.Errorf("Redact(%q) = %q", in, out)
 		}
 	}
-	if got := RedactURL("https://b.s3.amazonaws.com/k?X-Amz-Credential=a&X-Amz-Signature=b"); got != "https://b.s3.amazonaws.com/k?REDACTED" {
-		t.Errorf("RedactURL = %q", got)
-	}
 }
 
 func TestLevels(t *testing.T) {

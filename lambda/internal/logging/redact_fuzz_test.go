@@ -70,7 +70,6 @@ func FuzzRedact(f *testing.F) {
 			if utf8.ValidString(s) && !utf8.ValidString(out) {
 				t.Fatalf("Redact(%q) = %q is not valid UTF-8", s, out)
 			}
-			_ = RedactURL(s)
 		}
 
 		prefix, suffix, path, param = noQ(prefix), noQ(suffix), noQ(path), noQ(param)
@@ -131,10 +130,6 @@ func FuzzRedact(f *testing.F) {
 			if len(out) > maxRedacted(len(in)) {
 				t.Fatalf("Redact grew %d bytes to %d", len(in), len(out))
 			}
-		}
-		// The CloudFormation ResponseURL is a presigned S3 URL, secret in full past the path.
-		if out := RedactURL(u); strings.Contains(out, markPass) || strings.Contains(out, markUser) || strings.Contains(out, markQuery) {
-			t.Fatalf("RedactURL(%q) = %q", u, out)
 		}
 	})
 }

@@ -10,6 +10,7 @@ package props
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -115,6 +116,10 @@ type Properties struct {
 	Retry          Retry
 	DestTags       []string
 	RemovalPolicy  RemovalPolicy
+
+	// Src and Dest are the registry names of SrcImage (nil unless docker://) and DestImage,
+	// parsed once here (names.go): later layers use them and never parse the strings again.
+	Src, Dest reference.Named
 }
 
 // known lists every accepted property (the rulebook's); the order is the one used in messages.
@@ -208,6 +213,9 @@ func Parse(raw map[string]any) (*Properties, error) {
 	}
 	if len(p.ArchImageTags) > 0 && !p.CopyImageIndex {
 		return nil, invalid("ArchImageTags", "requires CopyImageIndex to be true")
+	}
+	if err := p.parseNames(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -412,7 +420,9 @@ func validateDockerRef(prop, s string) error {
 	}
 	if _, err := reference.ParseNormalizedNamed(s); err != nil {
 		// The parser's message for upper-case repositories is cryptic; say it plainly.
-		if strings.Contains(err.Error(), "must be lowercase") {
+		// ParseNormalizedNamed words that case as plain text; reference.Parse, which does not
+		// normalize, returns the sentinel for it.
+		if _, perr := reference.Parse(s); errors.Is(perr, reference.ErrNameContainsUppercase) {
 			return invalid(prop, "%q: repository names must be lowercase", s)
 		}
 		return invalid(prop, "%q is not a valid image reference: %v", s, err)

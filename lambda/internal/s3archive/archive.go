@@ -28,7 +28,6 @@ type archive struct {
 	obj     *object
 	members map[string]*member
 	links   map[string]string // cleaned name -> cleaned target (symlinks and hard links)
-	gets    int               // GETs spent indexing, for tests and logs
 }
 
 const (
@@ -110,7 +109,6 @@ func indexArchive(ctx context.Context, obj *object) (*archive, error) {
 			a.links[name] = cleanName(h.Linkname)
 		}
 	}
-	a.gets = wr.gets
 	if len(a.members) == 0 {
 		return nil, corrupt(obj, "the archive holds no files")
 	}

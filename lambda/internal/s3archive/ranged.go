@@ -73,7 +73,6 @@ type windowReader struct {
 	pos    int64
 	buf    []byte
 	bufOff int64
-	gets   int
 	err    error // last S3 failure, so callers can tell it from a format error
 }
 
@@ -88,7 +87,6 @@ func (w *windowReader) Read(p []byte) (int, error) {
 			w.err = err
 			return 0, err
 		}
-		w.gets++
 		w.buf, w.bufOff = b, w.pos
 	}
 	n := copy(p, w.buf[w.pos-w.bufOff:])

@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,21 +22,35 @@ type Moto struct {
 	cmd      *exec.Cmd
 }
 
-// StartMoto runs moto_server ($MOTO_SERVER, or moto_server on PATH, or
-// /work/main/.venv/bin/moto_server) on a free port and points the AWS SDK at
-// it through the environment, exactly as the handler is configured in the
-// end-to-end run. It fails rather than skipping when moto is missing.
-func StartMoto() (*Moto, error) {
-	bin := os.Getenv("MOTO_SERVER")
-	if bin == "" {
-		if p, err := exec.LookPath("moto_server"); err == nil {
-			bin = p
-		} else if _, err := os.Stat("/work/main/.venv/bin/moto_server"); err == nil {
-			bin = "/work/main/.venv/bin/moto_server"
+// motoBinary finds moto_server: $MOTO_SERVER, else moto_server on PATH, else the repository's
+// .venv (scripts/setup.sh makes it), found relative to this module.
+func motoBinary() (string, error) {
+	if bin := os.Getenv("MOTO_SERVER"); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			return "", fmt.Errorf("MOTO_SERVER=%s: %w", bin, err)
+		}
+		return bin, nil
+	}
+	if p, err := exec.LookPath("moto_server"); err == nil {
+		return p, nil
+	}
+	// This file is lambda/internal/testenv/moto.go; the .venv is at the repository root.
+	if _, file, _, ok := runtime.Caller(0); ok {
+		venv := filepath.Join(filepath.Dir(file), "..", "..", "..", ".venv", "bin", "moto_server")
+		if _, err := os.Stat(venv); err == nil {
+			return venv, nil
 		}
 	}
-	if bin == "" {
-		return nil, fmt.Errorf("moto_server not found: set MOTO_SERVER or install it with pip install 'moto[server]'")
+	return "", fmt.Errorf("moto_server not found: set MOTO_SERVER, put moto_server on PATH, or run scripts/setup.sh (it makes .venv with moto[server])")
+}
+
+// StartMoto runs moto_server (see motoBinary) on a free port and points the AWS SDK at
+// it through the environment, exactly as the handler is configured in the end-to-end
+// run. It fails rather than skipping when moto is missing.
+func StartMoto() (*Moto, error) {
+	bin, err := motoBinary()
+	if err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -76,7 +93,41 @@ func (m *Moto) Stop() {
 	}
 }
 
-// RunWithMoto is a TestMain body for packages whose tests call AWS APIs: it starts moto,
+var (
+	shared    *Moto
+	sharedErr error
+	sharedMu  sync.Mutex
+)
+
+// NeedMoto starts one moto_server for the test binary (the first call does), pointing the
+// AWS SDK at it; a test that calls AWS APIs calls it first. The test fails, never skips,
+// when moto is missing. Main stops the server.
+func NeedMoto(t testing.TB) *Moto {
+	t.Helper()
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if shared == nil && sharedErr == nil {
+		shared, sharedErr = StartMoto()
+	}
+	if sharedErr != nil {
+		t.Fatalf("this test needs moto: %v", sharedErr)
+	}
+	return shared
+}
+
+// Main is a TestMain body: it runs the tests and stops the moto_server NeedMoto started,
+// if any. Tests that need no AWS API run without moto.
+func Main(m *testing.M) {
+	code := m.Run()
+	sharedMu.Lock()
+	if shared != nil {
+		shared.Stop()
+	}
+	sharedMu.Unlock()
+	os.Exit(code)
+}
+
+// RunWithMoto is a TestMain body for packages whose tests all call AWS APIs: it starts moto,
 // points the SDK at it, runs the tests and stops it. Without moto the package fails.
 func RunWithMoto(m *testing.M, pkg string) {
 	moto, err := StartMoto()

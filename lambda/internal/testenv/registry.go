@@ -8,17 +8,10 @@ package testenv
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
-	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -34,98 +27,6 @@ import (
 	"time"
 )
 
-// PKI is a throw-away CA and a server certificate it signed for 127.0.0.1 and localhost.
-type PKI struct {
-	CAPEM   []byte // the CA certificate, PEM
-	CertPEM []byte // the server certificate, PEM
-	KeyPEM  []byte // its key, PEM
-	Pool    *x509.CertPool
-	Cert    tls.Certificate
-}
-
-var sharedPKI struct {
-	once sync.Once
-	pki  *PKI
-	err  error
-}
-
-// SharedPKI is one PKI for the whole test binary: every registry StartRegistry starts serves
-// its certificate, so one client configuration trusts them all (as the system pool would).
-func SharedPKI(t testing.TB) *PKI {
-	t.Helper()
-	sharedPKI.once.Do(func() { sharedPKI.pki, sharedPKI.err = newPKI() })
-	if sharedPKI.err != nil {
-		t.Fatalf("making test certificates: %v", sharedPKI.err)
-	}
-	return sharedPKI.pki
-}
-
-// NewPKI makes a CA and a server certificate for 127.0.0.1 and localhost.
-func NewPKI(t testing.TB) *PKI {
-	t.Helper()
-	p, err := newPKI()
-	if err != nil {
-		t.Fatalf("making test certificates: %v", err)
-	}
-	return p
-}
-
-func newPKI() (*PKI, error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "cdk-ecr-deployment test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, err
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		return nil, err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	p := &PKI{
-		CAPEM:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-		Pool:    x509.NewCertPool(),
-	}
-	p.Pool.AddCert(caCert)
-	if p.Cert, err = tls.X509KeyPair(p.CertPEM, p.KeyPEM); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// TLSConfig is a client configuration that trusts the CA (and nothing else).
-func (p *PKI) TLSConfig() *tls.Config {
-	return &tls.Config{RootCAs: p.Pool, MinVersion: tls.VersionTLS12}
-}
-
-// Request is one request a Registry saw, as its front proxy counted it.
 type Request struct {
 	Method string
 	Path   string
@@ -155,6 +56,8 @@ type Registry struct {
 	PKI    *PKI
 
 	dir      string
+	htpasswd string // set: the registry requires Basic auth from this file (see SetLogin)
+	loginGen int
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when cmd has been waited for
 	proxy    *httptest.Server
@@ -171,11 +74,29 @@ const RegistryBinary = "docker-registry"
 // docker-registry is not installed: bash scripts/setup.sh installs it.
 func StartRegistry(t testing.TB) *Registry {
 	t.Helper()
+	return startRegistry(t, "", "")
+}
+
+// StartRegistryWithLogin is StartRegistry with Basic auth (htpasswd, as ECR's registry API
+// takes its tokens): only user and password are accepted, until SetLogin changes them.
+func StartRegistryWithLogin(t testing.TB, user, password string) *Registry {
+	t.Helper()
+	return startRegistry(t, user, password)
+}
+
+func startRegistry(t testing.TB, user, password string) *Registry {
+	t.Helper()
 	bin, err := exec.LookPath(RegistryBinary)
 	if err != nil {
 		t.Fatalf("%s is not installed (bash scripts/setup.sh installs Debian's docker-registry): %v", RegistryBinary, err)
 	}
 	r := &Registry{PKI: SharedPKI(t), dir: t.TempDir()}
+	if user != "" {
+		r.htpasswd = filepath.Join(r.dir, "htpasswd")
+		if err := r.SetLogin(user, password); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, f := range []struct {
 		name string
 		data []byte
@@ -268,6 +189,9 @@ func (r *Registry) start(bin string) error {
 		"    key: " + filepath.Join(r.dir, "server.key"),
 		"",
 	}, "\n")
+	if r.htpasswd != "" {
+		config += "auth:\n  htpasswd:\n    realm: basic-realm\n    path: " + r.htpasswd + "\n"
+	}
 	cfg := filepath.Join(r.dir, "config.yml")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		return err
@@ -301,7 +225,7 @@ func (r *Registry) start(bin string) error {
 		resp, err := client.Get("https://" + r.Direct + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || (r.htpasswd != "" && resp.StatusCode == http.StatusUnauthorized) {
 				return nil
 			}
 		}
@@ -416,43 +340,24 @@ func (r *Registry) BlobExists(ctx context.Context, repo, digest string) (bool, e
 	return false, fmt.Errorf("HEAD %s: %s", req.URL.Path, resp.Status)
 }
 
-type countingReader struct {
-	r io.ReadCloser
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingReader) Close() error { return c.r.Close() }
-
-type countingWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-	n      int64
-}
-
-func (c *countingWriter) WriteHeader(code int) {
-	if !c.wrote {
-		c.status, c.wrote = code, true
+// SetLogin makes the registry accept user and password only (a registry with login, see
+// StartRegistryWithLogin): as when an ECR token expires, the old password is refused from
+// the next request on. docker-registry re-reads the htpasswd file when its time changes.
+func (r *Registry) SetLogin(user, password string) error {
+	if r.htpasswd == "" {
+		return fmt.Errorf("SetLogin: the registry was started without login (StartRegistryWithLogin)")
 	}
-	c.ResponseWriter.WriteHeader(code)
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	c.wrote = true
-	n, err := c.ResponseWriter.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// Flush lets the reverse proxy stream.
-func (c *countingWriter) Flush() {
-	if f, ok := c.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
+	out, err := exec.Command("htpasswd", "-Bbn", user, password).Output()
+	if err != nil {
+		return fmt.Errorf("htpasswd (apache2-utils; bash scripts/setup.sh installs it): %w", err)
 	}
+	if err := os.WriteFile(r.htpasswd, out, 0o600); err != nil {
+		return err
+	}
+	// A time the file cannot have had: the registry compares it with the one it loaded.
+	r.mu.Lock()
+	r.loginGen++
+	at := time.Now().Add(time.Duration(r.loginGen) * time.Second)
+	r.mu.Unlock()
+	return os.Chtimes(r.htpasswd, at, at)
 }

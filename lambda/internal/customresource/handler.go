@@ -1,11 +1,11 @@
-// Package cfn speaks the CloudFormation custom-resource protocol: it parses
+// Package customresource speaks the CloudFormation custom-resource protocol: it parses
 // the event, runs the work under a deadline that ends before the Lambda's,
 // recovers panics, and always sends exactly one response to the ResponseURL.
 //
 // aws-lambda-go's cfn.LambdaWrap is not used because it falls back to the log
 // stream name as PhysicalResourceId, which changes between invocations and
 // makes CloudFormation replace the resource.
-package cfn
+package customresource
 
 import (
 	"context"
@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
@@ -24,17 +23,18 @@ import (
 
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
 	"github.com/cdk-ecr-deployment/handler/internal/logging"
-	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
 
-// Request is one event as the work sees it.
+// Request is one event as the work sees it: the protocol's fields and the properties as
+// CloudFormation sent them. What they mean is the work's business.
 type Request struct {
 	Type cfn.RequestType
 	// PhysicalID is the resource's id (Update and Delete).
 	PhysicalID string
-	Props      *props.Properties
-	// OldProps are the properties before an Update; nil when absent or invalid.
-	OldProps *props.Properties
+	// Properties are the ResourceProperties; OldProperties the OldResourceProperties of an
+	// Update (nil otherwise).
+	Properties    map[string]any
+	OldProperties map[string]any
 }
 
 // Result is the work's answer. PhysicalID is the id to report, success or failure; when it is
@@ -48,28 +48,23 @@ type Result struct {
 // (Fn::GetAtt attributes).
 type Work func(ctx context.Context, req Request) (Result, error)
 
+// ProvisionalID is the PhysicalResourceId of a Create whose work gave none (it failed before
+// deciding one, timed out or panicked), from the event's properties; "" when they name none.
+type ProvisionalID func(properties map[string]any) string
+
 // Handler is the Lambda entry point for custom-resource events.
 type Handler struct {
-	work Work
-	// Client sends the response. Default: a client with a 30s timeout.
+	work          Work
+	provisionalID ProvisionalID
+	// client sends the response: a 30s timeout, proxies from the environment.
 	client *http.Client
 	// margin computes how long before the Lambda deadline the work must stop.
 	margin func(remaining time.Duration) time.Duration
 }
 
-// Option configures a Handler.
-type Option func(*Handler)
-
-// WithHTTPClient sets the client used for the response PUT (default: 30s timeout, proxy from environment).
-func WithHTTPClient(c *http.Client) Option { return func(h *Handler) { h.client = c } }
-
-// New returns a Handler running work.
-func New(work Work, opts ...Option) *Handler {
-	h := &Handler{work: work, client: &http.Client{Timeout: 30 * time.Second}, margin: Margin}
-	for _, o := range opts {
-		o(h)
-	}
-	return h
+// New returns a Handler running work; provisionalID (may be nil) names a failed Create.
+func New(work Work, provisionalID ProvisionalID) *Handler {
+	return &Handler{work: work, provisionalID: provisionalID, client: &http.Client{Timeout: 30 * time.Second}, margin: Margin}
 }
 
 // Margin is the time kept free before the Lambda deadline for sending the
@@ -82,18 +77,17 @@ func Margin(remaining time.Duration) time.Duration {
 }
 
 // fallbackID is the id answered when the work gives none (invalid properties, a timeout, a
-// panic): the id CloudFormation sent, or for a Create the normalized destination, which
-// carries no digest and so owns nothing (see deploy/id.go), or a hash of the stack and
-// logical id when even the destination is unreadable. Never empty: CloudFormation rejects
-// an empty id with "Invalid PhysicalResourceId".
-func fallbackID(ev cfn.Event) string {
+// panic): the id CloudFormation sent, or for a Create the work's provisional id, or a hash
+// of the stack and logical id when there is none. Never empty: CloudFormation rejects an
+// empty id with "Invalid PhysicalResourceId".
+func (h *Handler) fallbackID(ev cfn.Event) string {
 	if ev.PhysicalResourceID != "" {
 		return ev.PhysicalResourceID
 	}
-	if id := props.DestinationID(ev.ResourceProperties); id != "" {
-		// A destination given by digest must not lend its digest to the id.
-		name, _, _ := strings.Cut(id, "@")
-		return name
+	if h.provisionalID != nil {
+		if id := h.provisionalID(ev.ResourceProperties); id != "" {
+			return id
+		}
 	}
 	sum := sha256.Sum256([]byte(ev.StackID + "/" + ev.LogicalResourceID))
 	return "ecr-deployment-" + hex.EncodeToString(sum[:8])
@@ -108,7 +102,7 @@ func (h *Handler) Handle(ctx context.Context, ev cfn.Event) error {
 	res, err := h.run(ctx, ev, log)
 	id, data := res.PhysicalID, res.Data
 	if id == "" {
-		id = fallbackID(ev)
+		id = h.fallbackID(ev)
 	}
 	resp := Response{
 		Status:             "SUCCESS",
@@ -145,29 +139,12 @@ func (h *Handler) Handle(ctx context.Context, ev cfn.Event) error {
 
 // run executes the work under the deadline and turns panics into errors.
 func (h *Handler) run(ctx context.Context, ev cfn.Event, log *slog.Logger) (Result, error) {
-	p, perr := props.Parse(ev.ResourceProperties)
-	if perr != nil {
-		if ev.RequestType == cfn.RequestDelete {
-			// Nothing can have been created from properties that never
-			// validated; failing here would block the stack's deletion.
-			log.Warn("properties invalid on Delete; nothing to clean up", "error", perr.Error())
-			return Result{}, nil
-		}
-		return Result{}, perr
+	req := Request{Type: ev.RequestType, PhysicalID: ev.PhysicalResourceID, Properties: ev.ResourceProperties}
+	if ev.RequestType == cfn.RequestUpdate {
+		req.OldProperties = ev.OldResourceProperties
 	}
-	req := Request{Type: ev.RequestType, PhysicalID: ev.PhysicalResourceID, Props: p}
-	if ev.RequestType == cfn.RequestUpdate && ev.OldResourceProperties != nil {
-		// Old properties that no longer validate (written by another handler version) only
-		// mean that nothing is known about what the old resource wrote.
-		if old, err := props.Parse(ev.OldResourceProperties); err == nil {
-			req.OldProps = old
-		} else {
-			log.Warn("old properties invalid; treating the old resource as owning nothing", "error", err.Error())
-		}
-	}
-	log.Info("request", "src", p.SrcImage, "dest", p.DestImage, "arch", archs(p), "copy_image_index", p.CopyImageIndex,
-		"dest_tags", p.DestTags, "removal_policy", string(p.RemovalPolicy))
 
+	ctx = context.WithValue(ctx, logKey{}, log)
 	workCtx := ctx
 	var budget time.Duration
 	if dl, ok := ctx.Deadline(); ok {
@@ -217,10 +194,13 @@ func (h *Handler) run(ctx context.Context, ev cfn.Event, log *slog.Logger) (Resu
 	return res.res, res.err
 }
 
-func archs(p *props.Properties) []string {
-	out := make([]string, len(p.ImageArch))
-	for i, a := range p.ImageArch {
-		out[i] = a.String()
+type logKey struct{}
+
+// Log is the logger of the request ctx belongs to: its lines carry the request type, the
+// logical id and the request id. slog's default logger outside a request.
+func Log(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(logKey{}).(*slog.Logger); ok {
+		return l
 	}
-	return out
+	return slog.Default()
 }

@@ -1,4 +1,4 @@
-package cfn
+package customresource
 
 import (
 	"context"
@@ -71,10 +71,12 @@ func event(url string, rt cfn.RequestType) cfn.Event {
 	}
 }
 
+func newHandler(work Work) *Handler { return New(work, nil) }
+
 func TestSuccessResponse(t *testing.T) {
 	rec := newRecorder(t)
 	var gotType string
-	h := New(func(ctx context.Context, req Request) (Result, error) {
+	h := newHandler(func(ctx context.Context, req Request) (Result, error) {
 		gotType = string(req.Type)
 		return Result{PhysicalID: "r.example.com/app:v1@sha256:abc",
 			Data: map[string]string{"ImageDigest": "sha256:abc", "ImageUri": "r.example.com/app@sha256:abc"}}, nil
@@ -103,7 +105,7 @@ func TestSuccessResponse(t *testing.T) {
 
 func TestErrorResponse(t *testing.T) {
 	rec := newRecorder(t)
-	h := New(func(context.Context, Request) (Result, error) {
+	h := newHandler(func(context.Context, Request) (Result, error) {
 		return Result{Data: map[string]string{"ImageDigest": "x"}}, errors.New("unauthorized pulling docker://nginx:1: check SrcCreds")
 	})
 	if err := h.Handle(context.Background(), event(rec.srv.URL, cfn.RequestCreate)); err != nil {
@@ -120,7 +122,7 @@ func TestErrorResponse(t *testing.T) {
 
 func TestPanicGivesFailed(t *testing.T) {
 	rec := newRecorder(t)
-	h := New(func(context.Context, Request) (Result, error) {
+	h := newHandler(func(context.Context, Request) (Result, error) {
 		var m map[string]int
 		m["boom"]++ // nil map write
 		return Result{}, nil
@@ -134,47 +136,10 @@ func TestPanicGivesFailed(t *testing.T) {
 	}
 }
 
-func TestInvalidPropertiesFailCreateButNotDelete(t *testing.T) {
-	for _, rt := range []cfn.RequestType{cfn.RequestCreate, cfn.RequestDelete} {
-		rec := newRecorder(t)
-		called := false
-		h := New(func(context.Context, Request) (Result, error) {
-			called = true
-			return Result{}, nil
-		})
-		ev := event(rec.srv.URL, rt)
-		ev.ResourceProperties = map[string]any{"SrcImage": "docker://a", "Typo": "x"}
-		ev.PhysicalResourceID = ""
-		if rt == cfn.RequestDelete {
-			ev.PhysicalResourceID = "old-id"
-		}
-		if err := h.Handle(context.Background(), ev); err != nil {
-			t.Fatal(err)
-		}
-		put := rec.only(t)
-		if called {
-			t.Errorf("%s: work ran with invalid properties", rt)
-		}
-		switch rt {
-		case cfn.RequestCreate:
-			if put.body.Status != "FAILED" || !strings.Contains(put.body.Reason, `"Typo"`) {
-				t.Errorf("create: %+v", put.body)
-			}
-			if !strings.HasPrefix(put.body.PhysicalResourceID, "ecr-deployment-") {
-				t.Errorf("create fallback id = %q", put.body.PhysicalResourceID)
-			}
-		case cfn.RequestDelete:
-			if put.body.Status != "SUCCESS" || put.body.PhysicalResourceID != "old-id" {
-				t.Errorf("delete: %+v", put.body)
-			}
-		}
-	}
-}
-
 func TestResponseRetriedOn5xx(t *testing.T) {
 	rec := newRecorder(t)
 	rec.fails = 2
-	h := New(func(context.Context, Request) (Result, error) { return Result{}, nil })
+	h := newHandler(func(context.Context, Request) (Result, error) { return Result{}, nil })
 	if err := h.Handle(context.Background(), event(rec.srv.URL, cfn.RequestCreate)); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +151,7 @@ func TestResponseRetriedOn5xx(t *testing.T) {
 func TestLongReasonIsTruncated(t *testing.T) {
 	rec := newRecorder(t)
 	long := strings.Repeat("é\"<", 5000)
-	h := New(func(context.Context, Request) (Result, error) {
+	h := newHandler(func(context.Context, Request) (Result, error) {
 		return Result{}, errors.New(long)
 	})
 	if err := h.Handle(context.Background(), event(rec.srv.URL, cfn.RequestCreate)); err != nil {
@@ -204,7 +169,7 @@ func TestLongReasonIsTruncated(t *testing.T) {
 func TestWorkDeadline(t *testing.T) {
 	rec := newRecorder(t)
 	var sawDeadline time.Time
-	h := New(func(ctx context.Context, _ Request) (Result, error) {
+	h := newHandler(func(ctx context.Context, _ Request) (Result, error) {
 		sawDeadline, _ = ctx.Deadline()
 		<-ctx.Done() // a stalled copy that does honour its context
 		return Result{}, ctx.Err()
@@ -228,7 +193,7 @@ func TestStuckWorkStillAnswers(t *testing.T) {
 	rec := newRecorder(t)
 	block := make(chan struct{})
 	defer close(block)
-	h := New(func(context.Context, Request) (Result, error) {
+	h := newHandler(func(context.Context, Request) (Result, error) {
 		<-block // ignores its context entirely
 		return Result{}, nil
 	})
@@ -258,32 +223,33 @@ func TestMargin(t *testing.T) {
 	}
 }
 
-// A work that gives no id (invalid properties, a timeout, a panic) gets the id the resource
-// had, or for a Create the destination without any digest: such an id owns nothing, so the
-// rollback Delete after a failed Create removes nothing.
+// A work that gives no id (a failure before it decided one, a timeout, a panic) gets the id
+// the resource had, or for a Create the work's provisional id, or a hash of the stack and
+// logical id: never an empty id.
 func TestFallbackID(t *testing.T) {
-	dest := func(d string) map[string]any { return map[string]any{"DestImage": d} }
+	provisional := func(raw map[string]any) string { s, _ := raw["DestImage"].(string); return s }
+	h := New(nil, provisional)
+	props := map[string]any{"DestImage": "r.io/a:1"}
 	cases := []struct {
 		name string
 		ev   cfn.Event
 		want string
 	}{
-		{"create", cfn.Event{RequestType: cfn.RequestCreate, ResourceProperties: dest("docker://r.io/a:1")}, "r.io/a:1"},
-		{"create, host case and white space", cfn.Event{RequestType: cfn.RequestCreate, ResourceProperties: dest(" docker://R.IO/a:1 ")}, "r.io/a:1"},
-		{"create by digest lends no digest", cfn.Event{RequestType: cfn.RequestCreate,
-			ResourceProperties: dest("docker://r.io/a@sha256:" + strings.Repeat("a", 64))}, "r.io/a"},
+		{"create", cfn.Event{RequestType: cfn.RequestCreate, ResourceProperties: props}, "r.io/a:1"},
 		{"update keeps the old id", cfn.Event{RequestType: cfn.RequestUpdate, PhysicalResourceID: "2024/01/01/[$LATEST]abc",
-			ResourceProperties: dest("docker://r.io/a:2")}, "2024/01/01/[$LATEST]abc"},
-		{"delete echoes", cfn.Event{RequestType: cfn.RequestDelete, PhysicalResourceID: "whatever", ResourceProperties: dest("docker://r.io/a:1")}, "whatever"},
+			ResourceProperties: props}, "2024/01/01/[$LATEST]abc"},
+		{"delete echoes", cfn.Event{RequestType: cfn.RequestDelete, PhysicalResourceID: "whatever", ResourceProperties: props}, "whatever"},
 	}
 	for _, tc := range cases {
-		if got := fallbackID(tc.ev); got != tc.want {
+		if got := h.fallbackID(tc.ev); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
-	a := fallbackID(cfn.Event{RequestType: cfn.RequestCreate, StackID: "s", LogicalResourceID: "L"})
-	b := fallbackID(cfn.Event{RequestType: cfn.RequestCreate, StackID: "s", LogicalResourceID: "L"})
-	if a != b || !strings.HasPrefix(a, "ecr-deployment-") {
-		t.Errorf("fallback not deterministic: %q %q", a, b)
+	for _, h := range []*Handler{h, New(nil, nil)} {
+		a := h.fallbackID(cfn.Event{RequestType: cfn.RequestCreate, StackID: "s", LogicalResourceID: "L"})
+		b := h.fallbackID(cfn.Event{RequestType: cfn.RequestCreate, StackID: "s", LogicalResourceID: "L"})
+		if a != b || !strings.HasPrefix(a, "ecr-deployment-") {
+			t.Errorf("fallback not deterministic: %q %q", a, b)
+		}
 	}
 }

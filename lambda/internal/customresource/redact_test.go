@@ -1,4 +1,4 @@
-package cfn
+package customresource
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 func TestReasonIsRedacted(t *testing.T) {
 	rec := newRecorder(t)
 	const presigned = "https://bucket.s3.amazonaws.com/layer?X-Amz-Credential=ASIAREASON%2F20240101&X-Amz-Security-Token=sessiontok3n&X-Amz-Signature=feedface00"
-	h := New(failingWork(fmt.Errorf("reading blob sha256:abc: %w", &url.Error{Op: "Get", URL: presigned, Err: fmt.Errorf("connection reset by peer")})))
+	h := newHandler(failingWork(fmt.Errorf("reading blob sha256:abc: %w", &url.Error{Op: "Get", URL: presigned, Err: fmt.Errorf("connection reset by peer")})))
 	if err := h.Handle(context.Background(), event(rec.srv.URL, cfn.RequestCreate)); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestReasonLosesEveryURLQuery(t *testing.T) {
 	for _, u := range urls {
 		err = fmt.Errorf("%w; %w", &url.Error{Op: "Get", URL: u, Err: errors.New("dial tcp 10.0.0.9:443: i/o timeout")}, err)
 	}
-	h := New(failingWork(err))
+	h := newHandler(failingWork(err))
 	if err := h.Handle(context.Background(), event(rec.srv.URL, cfn.RequestCreate)); err != nil {
 		t.Fatal(err)
 	}

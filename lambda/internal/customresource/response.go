@@ -1,4 +1,4 @@
-package cfn
+package customresource
 
 import (
 	"bytes"

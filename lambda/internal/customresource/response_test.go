@@ -1,4 +1,4 @@
-package cfn
+package customresource
 
 import (
 	"context"
@@ -127,7 +127,7 @@ func TestSendWithoutDeadlineRetriesAll(t *testing.T) {
 // Handle passes the invocation's context, with the Lambda deadline, to send.
 func TestHandleAnswerIsBoundedByTheLambdaDeadline(t *testing.T) {
 	srv, _ := countingServer(t, 0)
-	h := New(succeedingWork(), WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))
+	h := newHandler(succeedingWork())
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -169,7 +169,7 @@ func TestTruncatedReasonKeepsLogStreamPointer(t *testing.T) {
 
 	rec := newRecorder(t)
 	huge := "copying layer: " + strings.Repeat("é\"<\x01", 4000)
-	h := New(failingWork(errors.New(huge)))
+	h := newHandler(failingWork(errors.New(huge)))
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "a"})
 	if err := h.Handle(ctx, event(rec.srv.URL, cfn.RequestCreate)); err != nil {
 		t.Fatal(err)

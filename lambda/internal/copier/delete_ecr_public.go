@@ -1,0 +1,108 @@
+package copier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
+	ecrpublictypes "github.com/aws/aws-sdk-go-v2/service/ecrpublic/types"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// ECR Public's side of the ECR delete (delete_ecr.go): the ecr-public API.
+
+type publicECR struct{ api ECRPublicAPI }
+
+func (publicECR) name() string { return "ECR Public" }
+
+// describeTags lists every tag of repo with its digest.
+func (e publicECR) describeTags(ctx context.Context, repo string) (map[string]digest.Digest, bool, error) {
+	got := map[string]digest.Digest{}
+	p := ecrpublic.NewDescribeImageTagsPaginator(e.api, &ecrpublic.DescribeImageTagsInput{RepositoryName: aws.String(repo)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			if _, ok := errors.AsType[*ecrpublictypes.RepositoryNotFoundException](err); ok {
+				return nil, false, nil
+			}
+			return nil, false, err
+		}
+		for _, td := range out.ImageTagDetails {
+			if td.ImageDetail == nil {
+				continue
+			}
+			d, err := digest.Parse(aws.ToString(td.ImageDetail.ImageDigest))
+			if err != nil {
+				return nil, true, fmt.Errorf("tag %s: %w", aws.ToString(td.ImageTag), err)
+			}
+			got[aws.ToString(td.ImageTag)] = d
+		}
+	}
+	return got, true, nil
+}
+
+func (e publicECR) tagDigests(ctx context.Context, repo string, tags []string) (map[string]digest.Digest, bool, error) {
+	all, found, err := e.describeTags(ctx, repo)
+	if err != nil || !found {
+		return nil, found, err
+	}
+	got := map[string]digest.Digest{}
+	for _, t := range tags {
+		if d, ok := all[t]; ok {
+			got[t] = d
+		}
+	}
+	return got, true, nil
+}
+
+func (publicECR) manifest(context.Context, string, digest.Digest) ([]byte, bool, error) {
+	return nil, false, nil
+}
+
+func (e publicECR) tagsOn(ctx context.Context, repo string, d digest.Digest) ([]string, bool, error) {
+	all, _, err := e.describeTags(ctx, repo)
+	if err != nil {
+		return nil, false, err
+	}
+	var tags []string
+	for t, td := range all {
+		if td == d {
+			tags = append(tags, t)
+		}
+	}
+	slices.Sort(tags)
+	return tags, true, nil
+}
+
+func (e publicECR) untag(ctx context.Context, repo string, tags []string) error {
+	ids := make([]ecrpublictypes.ImageIdentifier, len(tags))
+	for i, t := range tags {
+		ids[i] = ecrpublictypes.ImageIdentifier{ImageTag: aws.String(t)}
+	}
+	return e.batchDelete(ctx, repo, ids)
+}
+
+func (e publicECR) deleteDigest(ctx context.Context, repo string, d digest.Digest) error {
+	return e.batchDelete(ctx, repo, []ecrpublictypes.ImageIdentifier{{ImageDigest: aws.String(d.String())}})
+}
+
+func (e publicECR) batchDelete(ctx context.Context, repo string, ids []ecrpublictypes.ImageIdentifier) error {
+	out, err := e.api.BatchDeleteImage(ctx, &ecrpublic.BatchDeleteImageInput{RepositoryName: aws.String(repo), ImageIds: ids})
+	if err != nil {
+		if _, ok := errors.AsType[*ecrpublictypes.RepositoryNotFoundException](err); ok {
+			return nil
+		}
+		return err
+	}
+	for _, f := range out.Failures {
+		switch f.FailureCode {
+		case ecrpublictypes.ImageFailureCodeImageNotFound, ecrpublictypes.ImageFailureCodeImageTagDoesNotMatchDigest:
+			continue
+		}
+		return fmt.Errorf("%s: %s", f.FailureCode, aws.ToString(f.FailureReason))
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package copier
+
+import (
+	"context"
+	"time"
+
+	"github.com/cdk-ecr-deployment/handler/internal/props"
+	digest "github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/types"
+)
+
+// destManifest is what a destination tag holds; found is false when the
+// tag (or repository) does not exist.
+type destManifest struct {
+	found  bool
+	digest digest.Digest
+	bytes  []byte
+	mime   string
+}
+
+func (c *Copier) destState(ctx context.Context, ref types.ImageReference, dest *login) (destManifest, error) {
+	var have destManifest
+	err := withRetry(ctx, props.Retry{NumAttempts: 2, BaseDelay: time.Second, MaxDelay: time.Second}, "reading the destination", stallGuard(hostsOf(ref), func(ctx context.Context) error {
+		var err error
+		have, err = readManifest(ctx, ref, dest.sys, nil)
+		return err
+	}), dest)
+	return have, err
+}
+
+// readManifest GETs a manifest; a missing tag or repository is not an error.
+func readManifest(ctx context.Context, ref types.ImageReference, sys *types.SystemContext, instance *digest.Digest) (destManifest, error) {
+	src, err := ref.NewImageSource(ctx, sys)
+	if err != nil {
+		if isNotFound(err) {
+			return destManifest{}, nil
+		}
+		return destManifest{}, err
+	}
+	defer src.Close()
+	mb, mt, err := src.GetManifest(ctx, instance)
+	if err != nil {
+		if isNotFound(err) {
+			return destManifest{}, nil
+		}
+		return destManifest{}, err
+	}
+	d, err := manifest.Digest(mb)
+	if err != nil {
+		return destManifest{}, err
+	}
+	if mt == "" {
+		mt = manifest.GuessMIMEType(mb)
+	}
+	return destManifest{found: true, digest: d, bytes: mb, mime: mt}, nil
+}

@@ -1,0 +1,235 @@
+package copier
+
+// The choice of engine. chooseEngine is a pure function of what was read from the source
+// (and the manifest types the destination takes): it decides, before anything is written,
+// whether the direct engine (engine_direct.go) or copy.Image (engine_image.go) copies, and
+// says why. transfer runs the choice under the retry policy and logs it.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	digest "github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/types"
+)
+
+// engine is what copies.
+type engine int
+
+const (
+	// engineImage: copy.Image copies everything.
+	engineImage engine = iota
+	// engineDirect: the direct engine copies everything.
+	engineDirect
+	// engineDirectChildren: the direct engine copies the selected children of an index, then
+	// copy.Image writes the filtered index (and finds the children in place).
+	engineDirectChildren
+)
+
+func (e engine) String() string {
+	switch e {
+	case engineDirect:
+		return "direct"
+	case engineDirectChildren:
+		return "direct, then copy.Image for the filtered index"
+	}
+	return "copy.Image"
+}
+
+// sourceManifest is one manifest read from the source.
+type sourceManifest struct {
+	digest digest.Digest
+	bytes  []byte
+	mime   string
+}
+
+// engineFacts is everything the choice depends on.
+type engineFacts struct {
+	registrySource bool // docker:// source (archives are not)
+	destByDigest   bool // the destination reference is name@digest
+	mode           mode
+	top            sourceManifest
+	// images are the image manifests to copy: the top one for a single image, else the
+	// selected children of the index (read only for a registry source).
+	images []sourceManifest
+	// accepted are the manifest types the destination takes; nil: any.
+	accepted []string
+}
+
+// choice is chooseEngine's answer.
+type choice struct {
+	engine engine
+	reason string
+	// For the direct engine: what to copy, and the manifest written to the destination
+	// reference last (nil for a filtered index).
+	images    []directImage
+	final     []byte
+	finalType string
+
+	// src and dest are open for the direct engine (selectEngine's caller closes dest).
+	src  types.ImageSource
+	dest types.ImageDestination
+}
+
+// chooseEngine decides which engine copies, and why. It reads and writes nothing.
+func chooseEngine(f engineFacts) choice {
+	decline := func(why string) choice { return choice{engine: engineImage, reason: why} }
+	switch {
+	case !f.registrySource:
+		return decline("the source is not a registry")
+	case f.destByDigest:
+		return decline("the destination is given by digest")
+	case !manifest.MIMETypeIsMultiImage(f.top.mime) && f.mode != modeSingle:
+		return decline("the source is a single image, not an index")
+	}
+	ch := choice{engine: engineDirect, reason: "registry to registry, manifests kept byte for byte"}
+	for _, m := range f.images {
+		img, why := parseDirectImage(m.digest, m.bytes, m.mime)
+		if why != "" {
+			return decline(why)
+		}
+		ch.images = append(ch.images, img)
+	}
+	switch {
+	case !manifest.MIMETypeIsMultiImage(f.top.mime), f.mode == modeImageIndex:
+		ch.final, ch.finalType = f.top.bytes, f.top.mime
+	case f.mode == modeSingle && len(f.images) == 1:
+		ch.final, ch.finalType = f.images[0].bytes, f.images[0].mime
+	case f.mode == modeFiltered:
+		ch.engine = engineDirectChildren
+		ch.reason = "the selected children go directly; copy.Image writes the filtered index"
+	}
+	if f.accepted != nil {
+		if ch.final != nil && !slices.Contains(f.accepted, ch.finalType) {
+			return decline("the destination does not take " + ch.finalType + " manifests")
+		}
+		for _, img := range ch.images {
+			if t := manifest.GuessMIMEType(img.bytes); !slices.Contains(f.accepted, t) {
+				return decline("the destination does not take " + t + " manifests")
+			}
+		}
+	}
+	return ch
+}
+
+// selectEngine reads what chooseEngine needs (the selected children of an index, and the
+// destination's manifest types) and chooses. For a direct choice ch.dest is open and the
+// caller closes it.
+func (c *Copier) selectEngine(ctx context.Context, srcRef, destRef types.ImageReference, destSys *types.SystemContext, p plan) (choice, error) {
+	destNamed := destRef.DockerReference()
+	_, byDigest := destNamed.(reference.Digested)
+	f := engineFacts{registrySource: isRegistry(srcRef) && destNamed != nil, destByDigest: byDigest, mode: p.mode}
+	d, err := manifest.Digest(p.top)
+	if err != nil {
+		return choice{}, err
+	}
+	f.top = sourceManifest{digest: d, bytes: p.top, mime: p.topType}
+	if ch := chooseEngine(f); ch.engine == engineImage {
+		return ch, nil // declined before anything was read
+	}
+	// The planned source is still open: its connection and login are reused.
+	src := watchSource(ctx, p.src, srcRef) // stall.go: every call and blob read is activity
+	if !manifest.MIMETypeIsMultiImage(p.topType) {
+		f.images = []sourceManifest{f.top}
+	} else {
+		want := p.children
+		switch p.mode {
+		case modeSingle:
+			want = []digest.Digest{p.want}
+		case modeImageIndex:
+			list, err := manifest.ListFromBlob(p.top, p.topType)
+			if err != nil {
+				return choice{}, err
+			}
+			want = list.Instances()
+		}
+		for _, d := range want {
+			b, t, err := src.GetManifest(ctx, &d)
+			if err != nil {
+				return choice{}, err
+			}
+			if ok, err := manifest.MatchesDigest(b, d); err != nil || !ok {
+				return choice{}, fmt.Errorf("the source's manifest %s does not match its digest", d)
+			}
+			if t == "" {
+				t = manifest.GuessMIMEType(b)
+			}
+			f.images = append(f.images, sourceManifest{digest: d, bytes: b, mime: t})
+		}
+	}
+	dest, err := destRef.NewImageDestination(ctx, destSys)
+	if err != nil {
+		return choice{}, err
+	}
+	f.accepted = dest.SupportedManifestMIMETypes()
+	ch := chooseEngine(f)
+	if ch.engine == engineImage {
+		_ = dest.Close()
+		return ch, nil
+	}
+	ch.src, ch.dest = src, watchDest(ctx, dest, destRef)
+	return ch, nil
+}
+
+// transfer copies per p with the chosen engine, under the retry policy, and returns the
+// destination digest. A retry after a partial copy finds the blobs already there.
+func (c *Copier) transfer(ctx context.Context, srcRef, destRef types.ImageReference, srcLogin, destLogin *login, job Job, p *plan) (digest.Digest, error) {
+	srcSys, destSys := srcLogin.sys, destLogin.sys
+	pc, err := policyContext()
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = pc.Destroy() }()
+
+	slog.Info("copying", "src", display(srcRef), "dest", display(destRef), "mode", p.mode.String(),
+		"arch", archLog(job), "parallel", c.opts.MaxParallel)
+	var (
+		done            digest.Digest
+		childrenInPlace bool // the direct engine copied a filtered index's children
+		logged          bool
+	)
+	err = withRetry(ctx, job.Retry, "copying "+display(srcRef), stallGuard(hostsOf(srcRef, destRef), func(ctx context.Context) error {
+		if g := srcLogin.generation(); g != p.srcGen {
+			// The source was logged in to again: the planned source has the old credentials.
+			src, err := srcRef.NewImageSource(ctx, srcSys)
+			if err != nil {
+				return err
+			}
+			_ = p.src.Close()
+			p.src, p.srcGen = src, g
+		}
+		if !childrenInPlace {
+			ch, err := c.selectEngine(ctx, srcRef, destRef, destSys, *p)
+			if err != nil {
+				return err
+			}
+			if !logged {
+				slog.Info("copy engine", "engine", ch.engine.String(), "reason", ch.reason)
+				logged = true
+			}
+			if ch.engine != engineImage {
+				d, err := c.copyDirect(ctx, ch, srcRef, destRef)
+				_ = ch.dest.Close()
+				if err != nil {
+					return err
+				}
+				if ch.engine == engineDirect {
+					done = d
+					return nil
+				}
+				childrenInPlace = true
+			}
+		}
+		var err error
+		done, err = c.copyImage(ctx, pc, srcRef, destRef, srcSys, destSys, *p, childrenInPlace)
+		return err
+	}), srcLogin, destLogin)
+	if err != nil {
+		return "", describe(err, "copying", display(srcRef)+" to "+display(destRef), "")
+	}
+	return done, nil
+}

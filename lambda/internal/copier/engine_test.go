@@ -1,0 +1,76 @@
+package copier
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/manifest"
+)
+
+func testManifest(mime, layerType string, urls bool) sourceManifest {
+	cfg := digest.FromString("config")
+	layer := fmt.Sprintf(`{"mediaType":%q,"size":3,"digest":%q}`, layerType, digest.FromString("layer"))
+	if urls {
+		layer = fmt.Sprintf(`{"mediaType":%q,"size":3,"digest":%q,"urls":["https://example.com/l"]}`, layerType, digest.FromString("layer"))
+	}
+	b := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","size":2,"digest":%q},"layers":[%s]}`,
+		mime, cfg, layer))
+	return sourceManifest{digest: digest.FromBytes(b), bytes: b, mime: mime}
+}
+
+// chooseEngine is pure: every case here is decided from the facts alone, with its reason.
+func TestChooseEngine(t *testing.T) {
+	img := testManifest(imgspecv1.MediaTypeImageManifest, imgspecv1.MediaTypeImageLayerGzip, false)
+	index := sourceManifest{digest: digest.FromString("index"), bytes: []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`),
+		mime: imgspecv1.MediaTypeImageIndex}
+	foreign := testManifest(manifest.DockerV2Schema2MediaType, manifest.DockerV2Schema2ForeignLayerMediaTypeGzip, true)
+	schema1 := sourceManifest{digest: digest.FromString("s1"), bytes: []byte(`{"schemaVersion":1}`), mime: manifest.DockerV2Schema1SignedMediaType}
+	direct := engineFacts{registrySource: true, mode: modeSingle, top: img, images: []sourceManifest{img}}
+
+	cases := []struct {
+		name   string
+		f      func(engineFacts) engineFacts
+		engine engine
+		reason string
+	}{
+		{"registry to registry", func(f engineFacts) engineFacts { return f }, engineDirect, "byte for byte"},
+		{"archive source", func(f engineFacts) engineFacts { f.registrySource = false; return f }, engineImage, "not a registry"},
+		{"destination by digest", func(f engineFacts) engineFacts { f.destByDigest = true; return f }, engineImage, "by digest"},
+		{"foreign layers", func(f engineFacts) engineFacts { f.top, f.images = foreign, []sourceManifest{foreign}; return f }, engineImage, "foreign"},
+		{"schema 1 child", func(f engineFacts) engineFacts {
+			f.top, f.mode, f.images = index, modeImageIndex, []sourceManifest{img, schema1}
+			return f
+		}, engineImage, "not a Docker schema 2 or OCI image manifest"},
+		{"destination does not take the type", func(f engineFacts) engineFacts {
+			f.accepted = []string{manifest.DockerV2Schema2MediaType}
+			return f
+		}, engineImage, "does not take"},
+		{"whole index", func(f engineFacts) engineFacts {
+			f.top, f.mode, f.images = index, modeImageIndex, []sourceManifest{img}
+			return f
+		}, engineDirect, ""},
+		{"filtered index", func(f engineFacts) engineFacts {
+			f.top, f.mode, f.images = index, modeFiltered, []sourceManifest{img}
+			return f
+		}, engineDirectChildren, "filtered index"},
+	}
+	for _, tc := range cases {
+		ch := chooseEngine(tc.f(direct))
+		if ch.engine != tc.engine || !strings.Contains(ch.reason, tc.reason) || ch.reason == "" {
+			t.Errorf("%s: %s (%q), want %s (%q)", tc.name, ch.engine, ch.reason, tc.engine, tc.reason)
+		}
+	}
+	// What the direct engine writes last: the image itself, the whole index, or nothing (the
+	// filtered index is copy.Image's).
+	if ch := chooseEngine(direct); string(ch.final) != string(img.bytes) || len(ch.images) != 1 {
+		t.Errorf("single image: final %q, %d images", ch.final, len(ch.images))
+	}
+	f := direct
+	f.top, f.mode = index, modeFiltered
+	if ch := chooseEngine(f); ch.final != nil {
+		t.Errorf("filtered index: final %q, want none", ch.final)
+	}
+}

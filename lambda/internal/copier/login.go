@@ -1,0 +1,68 @@
+package copier
+
+// A registry login for the length of one copy: the credentials in use and the system
+// context built from them, renewed in place (relogin) when the retry policy sees the
+// registry refuse them. Every attempt reads the system context anew, so the next attempt
+// uses the new credentials.
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"go.podman.io/image/v5/types"
+)
+
+type login struct {
+	creds Credentials
+	sys   *types.SystemContext
+	c     *Copier
+
+	mu  sync.Mutex
+	gen int // how many times the credentials were renewed
+}
+
+func (c *Copier) newLogin(creds Credentials) *login {
+	return &login{creds: creds, sys: c.systemContext(creds.Current), c: c}
+}
+
+// canRelogin reports whether new credentials can be had.
+func (l *login) canRelogin() bool { return l != nil && l.creds.Relogin != nil }
+
+// generation is how many times the credentials were renewed.
+func (l *login) generation() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.gen
+}
+
+// relogin gets new credentials and puts them into the system context, keeping its other
+// settings (the architecture chosen).
+func (l *login) relogin(ctx context.Context) error {
+	creds, err := l.creds.Relogin(ctx)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fresh := l.c.systemContext(creds)
+	fresh.OSChoice, fresh.ArchitectureChoice, fresh.VariantChoice = l.sys.OSChoice, l.sys.ArchitectureChoice, l.sys.VariantChoice
+	*l.sys = *fresh
+	l.creds.Current = creds
+	l.gen++
+	return nil
+}
+
+// reloginAll renews every login that can be renewed; ok is false when none can.
+func reloginAll(ctx context.Context, logins []*login) (ok bool, err error) {
+	for _, l := range logins {
+		if !l.canRelogin() {
+			continue
+		}
+		ok = true
+		if err := l.relogin(ctx); err != nil {
+			return true, fmt.Errorf("logging in again failed: %w", err)
+		}
+	}
+	return ok, nil
+}
