@@ -83,6 +83,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '*.pprof',
     '__pycache__/',
     '/.reports/',
+    // Maven's build output of the Java quickstart app (test/langs/java).
+    'test/langs/java/target/',
     '.jsii.tabl.json',
     // integ snapshots keep templates; the staged assets (the handler binaries) are rebuilt.
     'test/*.snapshot/asset.*',
@@ -157,6 +159,12 @@ project.addTask('e2e', {
   description: 'End-to-end tests: the built bootstrap under the Lambda RIE against local registries and moto',
   // --forceExit: every suite stops its servers in afterAll; a stray handle must not hang CI.
   exec: 'jest --config test/e2e/jest.config.json --runInBand --forceExit',
+  receiveArgs: true,
+});
+
+project.addTask('langs', {
+  description: 'The quickstart as TypeScript, Python, Java and Go apps, synthesized with the built packages (dist/): equal templates',
+  exec: 'jest --config test/langs/jest.config.json --runInBand',
   receiveArgs: true,
 });
 
