@@ -1,5 +1,10 @@
 import { DependencyType, awscdk, javascript } from 'projen';
 
+// Java and Go package names (see publishToMaven/publishToGo below).
+const JAVA_PACKAGE = 'io.github.cdk_ecr_deployment.cdk.ecr.deployment';
+const GO_MODULE = 'github.com/cdk-ecr-deployment/cdk-ecr-deployment-go';
+const GO_PACKAGE = 'cdkecrdeployment';
+
 // The one source of project configuration: package.json, tsconfig, eslint, jest,
 // .gitignore/.npmignore and the GitHub workflows are all generated from here.
 const project = new awscdk.AwsCdkConstructLibrary({
@@ -63,11 +68,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
   publishToMaven: {
     mavenGroupId: 'io.github.cdk-ecr-deployment',
     mavenArtifactId: 'cdk-ecr-deployment',
-    javaPackage: 'io.github.cdk_ecr_deployment.cdk.ecr.deployment',
+    javaPackage: JAVA_PACKAGE,
   },
   publishToGo: {
-    moduleName: 'github.com/cdk-ecr-deployment/cdk-ecr-deployment-go',
-    packageName: 'cdkecrdeployment',
+    moduleName: GO_MODULE,
+    packageName: GO_PACKAGE,
   },
   // .NET (NuGet) is not configured: these machines have no dotnet SDK, so the package could be
   // neither built nor tested here (README, Install).
@@ -152,7 +157,10 @@ project.tasks.tryFind('package:java')!.reset('jsii-pacmak -v --target java --mav
 // (`cdk-ecr-deployment-VERSION.tgz`) that users and the checks expect.
 project.tasks.tryFind('package:js')!.exec('npm pack --pack-destination dist/js --silent');
 
-// Every README snippet must compile (strict), and its Python translation ships in the wheel's README.
+// Every README snippet must compile (strict); its Python, Java and Go translations ship in the
+// packages' READMEs. Rosetta reuses the translations of an unchanged snippet from the last tablet,
+// even when the Java package or Go module names changed since: drop a tablet that lacks them.
+project.postCompileTask.exec(`grep -qsF '${GO_MODULE}/${GO_PACKAGE}' .jsii.tabl.json && grep -qsF '${JAVA_PACKAGE}.' .jsii.tabl.json || rm -f .jsii.tabl.json`);
 project.postCompileTask.exec('jsii-rosetta extract --strict');
 
 project.addTask('e2e', {
