@@ -38,7 +38,7 @@ export interface WorldOptions {
   handlerArch?: 'amd64' | 'arm64';
   /**
    * Run this bootstrap file instead of the repository's build: the one a CDK app in another
-   * language staged from its package (test/e2e/go-app.e2e.ts). amd64 only.
+   * language staged from its package (test/e2e/langs.e2e.ts). amd64 only.
    */
   bootstrap?: string;
 }
