@@ -32,11 +32,12 @@ case "$lang" in
     # Every build is version 0.0.0 and Maven never re-fetches a release it holds, so drop the copy
     # an earlier build left in the local repository; Maven then takes this build's from dist/java.
     # Serialized: another checkout on this machine may be doing the same.
-    exec 9>"$m2/.cdk-ecr-deployment.lock" 2>/dev/null || { mkdir -p "$m2"; exec 9>"$m2/.cdk-ecr-deployment.lock"; }
+    mkdir -p "$m2"
+    exec 9>"$m2/.cdk-ecr-deployment.lock"
     flock 9
     rm -rf "$m2/io/github/cdk-ecr-deployment"
     cd "$HERE/java"
-    mvn -B -q -e -Dmaven.repo.local="$m2" compile exec:java
+    mvn -B -q -e -Dstyle.color=never -Dmaven.repo.local="$m2" compile exec:java
     # The app must have run on this build's jar, not on a stale or foreign one.
     if ! cmp -s "$jar" "$cached"; then
       echo "synth.sh: the Java app did not resolve $jar (local repository holds: $(ls -l "$cached" 2>&1))" >&2
