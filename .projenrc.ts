@@ -1,5 +1,10 @@
 import { DependencyType, awscdk, javascript } from 'projen';
 
+// Java and Go package names (see publishToMaven/publishToGo below).
+const JAVA_PACKAGE = 'io.github.cdk_ecr_deployment.cdk.ecr.deployment';
+const GO_MODULE = 'github.com/cdk-ecr-deployment/cdk-ecr-deployment-go';
+const GO_PACKAGE = 'cdkecrdeployment';
+
 // The one source of project configuration: package.json, tsconfig, eslint, jest,
 // .gitignore/.npmignore and the GitHub workflows are all generated from here.
 const project = new awscdk.AwsCdkConstructLibrary({
@@ -33,6 +38,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-s3@^3',
     '@aws-sdk/client-secrets-manager@^3',
     'cdk-nag@^2.37.0',
+    // jsii-pacmak writes the installed version of every jsii dependency into the Go module's
+    // go.mod. The Go bindings of @aws-cdk/cloud-assembly-schema are published only at the
+    // versions aws-cdk-lib's Go releases require (awscdk/v2 v2.257.0 requires v53.25.0; the
+    // Go module proxy serves no v53.26+), so the dev copy is held at that version. Move it
+    // together with aws-cdk-lib above (the go-app test fails otherwise).
+    '@aws-cdk/cloud-assembly-schema@53.25.0',
   ],
 
   // The pre-compile step builds the Go handler, so CI runners need Go: the release go.mod's
@@ -48,6 +59,23 @@ const project = new awscdk.AwsCdkConstructLibrary({
     distName: 'cdk-ecr-deployment',
     module: 'cdk_ecr_deployment',
   },
+  // Java and Go are named as cdklabs names its libraries (io.github.cdklabs /
+  // io.github.cdklabs.<words of the npm name>; github.com/cdklabs/<name>-go), with our own
+  // GitHub owner (repositoryUrl) in place of cdklabs. Maven Central verifies an io.github.OWNER
+  // namespace against that GitHub account; a Java package cannot contain '-', so the owner's
+  // hyphens become '_' there (JLS 6.1). The Go module lives in its own repository, which the
+  // release workflow pushes the generated code to.
+  publishToMaven: {
+    mavenGroupId: 'io.github.cdk-ecr-deployment',
+    mavenArtifactId: 'cdk-ecr-deployment',
+    javaPackage: JAVA_PACKAGE,
+  },
+  publishToGo: {
+    moduleName: GO_MODULE,
+    packageName: GO_PACKAGE,
+  },
+  // .NET (NuGet) is not configured: these machines have no dotnet SDK, so the package could be
+  // neither built nor tested here (README, Install).
 
   gitignore: [
     '/lambda-bin/',
@@ -60,6 +88,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '*.pprof',
     '__pycache__/',
     '/.reports/',
+    // Maven's build output of the Java quickstart app (test/langs/java).
+    'test/langs/java/target/',
     '.jsii.tabl.json',
     // integ snapshots keep templates; the staged assets (the handler binaries) are rebuilt.
     'test/*.snapshot/asset.*',
@@ -127,11 +157,19 @@ const packageTask = project.tasks.tryFind('package')!;
 packageTask.reset();
 packageTask.spawn(project.tasks.tryFind('package-all')!);
 
+// jsii-pacmak's Java target resolves Maven dependencies into a fresh temporary repository on
+// every run; point it at the user's ~/.m2 so the downloads are cached between builds (the Java
+// test app resolves from the same cache). Maven only ever adds to it.
+project.tasks.tryFind('package:java')!.reset('jsii-pacmak -v --target java --maven-local-repository="$HOME/.m2/repository"');
+
 // jsii-pacmak names its tarball `name@version.jsii.tgz`; also leave the plain `npm pack` name
 // (`cdk-ecr-deployment-VERSION.tgz`) that users and the checks expect.
 project.tasks.tryFind('package:js')!.exec('npm pack --pack-destination dist/js --silent');
 
-// Every README snippet must compile (strict), and its Python translation ships in the wheel's README.
+// Every README snippet must compile (strict); its Python, Java and Go translations ship in the
+// packages' READMEs. Rosetta reuses the translations of an unchanged snippet from the last tablet,
+// even when the Java package or Go module names changed since: drop a tablet that lacks them.
+project.postCompileTask.exec(`grep -qsF '${GO_MODULE}/${GO_PACKAGE}' .jsii.tabl.json && grep -qsF '${JAVA_PACKAGE}.' .jsii.tabl.json || rm -f .jsii.tabl.json`);
 project.postCompileTask.exec('jsii-rosetta extract --strict');
 
 project.addTask('e2e', {
@@ -141,6 +179,12 @@ project.addTask('e2e', {
   receiveArgs: true,
 });
 project.tasks.tryFind('e2e')!.prependExec(RULES_TS);
+
+project.addTask('langs', {
+  description: 'The quickstart as TypeScript, Python, Java and Go apps, synthesized with the built packages (dist/): equal templates',
+  exec: 'jest --config test/langs/jest.config.json --runInBand',
+  receiveArgs: true,
+});
 
 project.addTask('integ:verify', {
   description: 'Verify the committed integ snapshots offline: a snapshot difference fails, nothing deploys',

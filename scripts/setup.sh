@@ -9,7 +9,8 @@ ROOT=$PWD
 say() { printf 'setup: %s\n' "$*"; }
 
 # --- Debian packages --------------------------------------------------------------------
-APT_PKGS=(docker-registry skopeo umoci apache2-utils openssl curl time jq qemu-user-static)
+# maven and a JDK: jsii-pacmak's Java target and the Java quickstart app (test/langs/java).
+APT_PKGS=(docker-registry skopeo umoci apache2-utils openssl curl time jq qemu-user-static maven openjdk-17-jdk-headless)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -51,5 +52,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
 else
   say "npm: node_modules up to date"
 fi
+
+# --- Maven and Go module caches ----------------------------------------------------------------
+# jsii-pacmak (Java) and the Java app resolve into ~/.m2/repository, the Go target and the Go app
+# into the Go module cache; both are kept between runs (a cold machine fills them on first build).
+mkdir -p "$HOME/.m2/repository"
+say "caches: ~/.m2/repository $(du -sh "$HOME/.m2/repository" 2>/dev/null | cut -f1), Go modules $(go env GOMODCACHE)"
 
 say "done"

@@ -25,7 +25,8 @@ step() {
   echo "=== $name: $((SECONDS - start)) s"
 }
 
-# Build: Go handler (both architectures), jsii, API.md, jest unit tests, eslint, npm tarball and wheel.
+# Build: Go handler (both architectures), jsii, API.md, jest unit tests, eslint, npm tarball, wheel,
+# Maven repository (dist/java) and Go module (dist/go).
 step build env JEST_JUNIT_OUTPUT_DIR="$REPORTS" JEST_JUNIT_OUTPUT_NAME=jest-unit.xml npx projen build
 # projen owns package.json and the config files (README, Development): the build has just
 # re-synthesized them (and API.md), so any difference from git, or a new file there git does
@@ -33,6 +34,9 @@ step build env JEST_JUNIT_OUTPUT_DIR="$REPORTS" JEST_JUNIT_OUTPUT_NAME=jest-unit
 PROJEN_OWNED=(package.json .projen .projenrc.ts tsconfig.json tsconfig.dev.json .eslintrc.json .gitignore .npmignore .gitattributes .github .mergify.yml API.md)
 step projen-owned-files-unchanged bash -c 'git diff --exit-code -- "$@" && untracked=$(git ls-files --others --exclude-standard -- "$@") && { [ -z "$untracked" ] || { echo "not in git: $untracked"; false; }; }' _ "${PROJEN_OWNED[@]}"
 step packages-carry-binaries bash scripts/check-packages.sh
+# The quickstart as TypeScript, Python, Java and Go CDK apps, each synthesized through its own
+# runtime with the packages just built (dist/python, dist/java, dist/go): equal templates.
+step langs env JEST_JUNIT_OUTPUT_DIR="$REPORTS" JEST_JUNIT_OUTPUT_NAME=jest-langs.xml npx projen langs
 # Go: vet, unit tests (an in-process registry, and moto for the AWS parts), and govulncheck.
 export GOTOOLCHAIN=auto MOTO_SERVER=$ROOT/.venv/bin/moto_server
 GO_TAGS=$(tr -s ' \n' ' ' < lambda/build-tags.txt)

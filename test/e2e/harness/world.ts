@@ -36,6 +36,11 @@ export interface WorldOptions {
    * same binary a Graviton function gets.
    */
   handlerArch?: 'amd64' | 'arm64';
+  /**
+   * Run this bootstrap file instead of the repository's build: the one a CDK app in another
+   * language staged from its package (test/e2e/langs.e2e.ts). amd64 only.
+   */
+  bootstrap?: string;
 }
 
 /** Docker Hub's registry host: the proxy sends it to the hub-style registry, so `nginx:latest` resolves locally. */
@@ -108,7 +113,7 @@ export class World {
     this.receiver = await startReceiver();
     if (this.opts.rie !== false) {
       this.rie = new Rie({
-        bootstrap: this.opts.handlerArch === 'arm64' ? armBootstrap(this.dir) : undefined,
+        bootstrap: this.opts.handlerArch === 'arm64' ? armBootstrap(this.dir) : this.opts.bootstrap,
         timeoutSeconds: this.opts.timeoutSeconds ?? 900,
         logFile: path.join(this.dir, 'handler.log'),
         env: {
