@@ -118,6 +118,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
       modulePathIgnorePatterns: ['<rootDir>/.tools/'],
       // Drop-in comparison packs and installs upstream and synthesizes CDK apps.
       testTimeout: 120_000,
+      // Each synthesized app stages the handler binaries in a temporary cdk.out: the run gets
+      // its own TMPDIR, removed at the end (test/support/tmpdir.ts).
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
   },
   tsconfigDevFile: 'tsconfig.dev.json',

@@ -1,0 +1,2 @@
+import { setup } from './tmpdir';
+export default setup;

@@ -1,0 +1,2 @@
+import { teardown } from './tmpdir';
+export default teardown;
