@@ -132,7 +132,7 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 
 	res := Result{}
 	led := &ledger{} // undo.go
-	if d, ok := p.satisfiedBy(have, isRegistry(srcRef)); ok {
+	if d, ok := p.satisfiedBy(have, byteForByte(srcRef)); ok {
 		slog.Info("destination already holds the image; nothing copied", "dest", display(destRef), "digest", d.String())
 		res.Digest, res.Skipped = d.String(), true
 	} else {
@@ -428,9 +428,9 @@ func (c *Copier) copyImage(ctx context.Context, srcRef, destRef types.ImageRefer
 		DestinationCtx:       destSys,
 		MaxParallelDownloads: c.opts.MaxParallel,
 		// Byte-for-byte copies keep the source digest; a failure to do so is
-		// an error rather than a silent rewrite. Archive sources and
+		// an error rather than a silent rewrite. Classic archive sources and
 		// filtered indexes are new manifests by nature.
-		PreserveDigests: isRegistry(srcRef) && p.mode != modeFiltered,
+		PreserveDigests: byteForByte(srcRef) && p.mode != modeFiltered,
 	}
 	switch p.mode {
 	case modeAll:
