@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -277,5 +278,59 @@ func TestCopySkopeoArchives(t *testing.T) {
 	}
 	if cfg, _ := img.ConfigName(); cfg.String() != configs[0] || reg.digestOfTag(t, "from-docker:v1") != res.Digest {
 		t.Errorf("docker-archive copied with config %s (digest %s), want config %s", cfg, res.Digest, configs[0])
+	}
+}
+
+// headCounter counts HEADs (one per key candidate, each time the archive is opened) and GETs.
+type headCounter struct {
+	s3archive.API
+	heads, gets atomic.Int64
+}
+
+func (h *headCounter) HeadObject(ctx context.Context, in *s3.HeadObjectInput, o ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	h.heads.Add(1)
+	return h.API.HeadObject(ctx, in, o...)
+}
+
+func (h *headCounter) GetObject(ctx context.Context, in *s3.GetObjectInput, o ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	h.gets.Add(1)
+	return h.API.GetObject(ctx, in, o...)
+}
+
+// A copy opens the archive for planning and again inside copy.Image: it is resolved and
+// indexed once. The object key has no ':', so one HEAD resolves it.
+func TestCopyIndexesArchiveOnce(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		archive func() ([]byte, error)
+	}{
+		{"classic", func() ([]byte, error) {
+			b, _, err := testenv.DockerSave(testenv.SaveImage{RepoTags: []string{"app:latest"}, LayerSizes: []int{300 << 10, 200 << 10}, Layout: "oci-gzip", Seed: 13})
+			return b, err
+		}},
+		{"layout", func() ([]byte, error) {
+			b, _, err := testenv.OCILayoutArchive(testenv.LayoutImage{LayerSizes: []int{300 << 10, 200 << 10}, Attest: true, Seed: 13})
+			return b, err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tarball, err := c.archive()
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg := newDistRegistry(t)
+			cp := reg.copier(t)
+			clients := putArchives(t, "once-"+c.name, map[string][]byte{"app.tar": tarball})
+			api, _ := clients(context.Background(), "")
+			counter := &headCounter{API: api}
+			cp.opts.S3 = func(context.Context, string) (s3archive.API, error) { return counter, nil }
+			if _, err := cp.Copy(context.Background(), Job{Src: "s3://once-" + c.name + "/app.tar", Dest: "docker://" + reg.host + "/once:v1", Retry: testRetry()}); err != nil {
+				t.Fatal(err)
+			}
+			if n := counter.heads.Load(); n != 1 {
+				t.Errorf("the archive was resolved %d times, want once", n)
+			}
+			t.Logf("%d GETs in all", counter.gets.Load())
+		})
 	}
 }
