@@ -122,10 +122,12 @@ func (a *archive) layoutIndex(ctx context.Context) ([]imgspecv1.Descriptor, erro
 func chooseDescriptor(ctx context.Context, a *archive, descs []imgspecv1.Descriptor, ref string) (imgspecv1.Descriptor, error) {
 	switch {
 	case ref == "":
-		for _, d := range descs[1:] {
-			if d.Digest != descs[0].Digest {
-				return imgspecv1.Descriptor{}, corrupt(a.obj, "holds %d images; add :name:tag or :@index to the S3 source to pick one", len(descs))
-			}
+		distinct := map[digest.Digest]bool{}
+		for _, d := range descs {
+			distinct[d.Digest] = true
+		}
+		if len(distinct) != 1 {
+			return imgspecv1.Descriptor{}, corrupt(a.obj, "holds %d images; add :name:tag or :@index to the S3 source to pick one", len(distinct))
 		}
 		return descs[0], nil
 	case strings.HasPrefix(ref, "@"):

@@ -176,7 +176,8 @@ export function dockerSave25(opts: { name: string; repoTags: string[]; layerSize
   const config = imageConfig('amd64', layers);
   const cfg = put(config);
   const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: MT.ociManifest,
+    schemaVersion: 2,
+    mediaType: MT.ociManifest,
     config: { mediaType: MT.ociConfig, ...cfg },
     layers: layers.map(l => ({ mediaType: MT.ociLayerGzip, ...put(l.gz) })),
   }));
@@ -185,16 +186,22 @@ export function dockerSave25(opts: { name: string; repoTags: string[]; layerSize
   const st = put(statement);
   const attCfg = put(Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [st.digest] } })));
   const att = put(Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: MT.ociManifest,
+    schemaVersion: 2,
+    mediaType: MT.ociManifest,
     config: { mediaType: MT.ociConfig, ...attCfg },
     layers: [{ mediaType: MT.inToto, ...st, annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' } }],
   })));
   const index = put(Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: MT.ociIndex,
+    schemaVersion: 2,
+    mediaType: MT.ociIndex,
     manifests: [
       { mediaType: MT.ociManifest, ...m, platform: { architecture: 'amd64', os: 'linux' } },
-      { mediaType: MT.ociManifest, ...att, platform: { architecture: 'unknown', os: 'unknown' },
-        annotations: { 'vnd.docker.reference.digest': m.digest, 'vnd.docker.reference.type': 'attestation-manifest' } },
+      {
+        mediaType: MT.ociManifest,
+        ...att,
+        platform: { architecture: 'unknown', os: 'unknown' },
+        annotations: { 'vnd.docker.reference.digest': m.digest, 'vnd.docker.reference.type': 'attestation-manifest' },
+      },
     ],
   })));
   const tag = opts.name.slice(opts.name.lastIndexOf(':') + 1);
@@ -204,7 +211,8 @@ export function dockerSave25(opts: { name: string; repoTags: string[]; layerSize
     {
       name: 'index.json',
       data: Buffer.from(JSON.stringify({
-        schemaVersion: 2, mediaType: MT.ociIndex,
+        schemaVersion: 2,
+        mediaType: MT.ociIndex,
         manifests: [{ mediaType: MT.ociIndex, ...index, annotations: { 'io.containerd.image.name': opts.name, 'org.opencontainers.image.ref.name': tag } }],
       })),
     },
