@@ -370,3 +370,39 @@ func TestArchiveIndexedOncePerReference(t *testing.T) {
 		t.Errorf("opening the same reference again made %d HEADs and %d GETs, want none", h, g)
 	}
 }
+
+// One image saved under two names (docker save app:1 app:2) is one image: no ref is needed.
+func TestLayoutArchiveOneImageTwoNames(t *testing.T) {
+	tarball, dg, err := testenv.OCILayoutArchive(testenv.LayoutImage{Name: "docker.io/library/app:1", LayerSizes: []int{1000}, Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice := retar(t, tarball, func(name string, data []byte) []byte {
+		if name != "index.json" {
+			return data
+		}
+		var idx map[string]any
+		if err := json.Unmarshal(data, &idx); err != nil {
+			t.Fatal(err)
+		}
+		second := map[string]any{}
+		for k, v := range idx["manifests"].([]any)[0].(map[string]any) {
+			second[k] = v
+		}
+		second["annotations"] = map[string]string{annotationImageName: "docker.io/library/app:2", annotationRefName: "2"}
+		idx["manifests"] = append(idx["manifests"].([]any), second)
+		b, _ := json.Marshal(idx)
+		return b
+	})
+	api := setup(t, "two-names", map[string][]byte{"app.tar": twice})
+	for _, ref := range []string{"", ":app:1", ":app:2", ":@1"} {
+		src, err := open(t, api, "//two-names/app.tar"+ref)
+		if err != nil {
+			t.Errorf("ref %q: %v", ref, err)
+			continue
+		}
+		if mb, _, _ := src.GetManifest(context.Background(), nil); digest.FromBytes(mb).String() != dg[0].Top {
+			t.Errorf("ref %q picked %s, want %s", ref, digest.FromBytes(mb), dg[0].Top)
+		}
+	}
+}
