@@ -1,7 +1,7 @@
 // Successful copies through the shipped bootstrap: public-style source to the ECR-style
 // destination via auto-login, S3 archives, one architecture out of an index, whole indexes.
 import { expectCopied, expectFailed, expectNoLeaks } from './harness/expect';
-import { DockerSaveArchive, dockerSave, pushAttestation, pushImage, pushIndex, PushedManifest } from './harness/images';
+import { DockerSave25Archive, DockerSaveArchive, dockerSave, dockerSave25, pushAttestation, pushImage, pushIndex, PushedManifest } from './harness/images';
 import { ECR_HOST_CHINA, ECR_HOST_DUAL_STACK } from './harness/pki';
 import { MT, RegistryClient } from './harness/registry-client';
 import { World } from './harness/world';
@@ -19,6 +19,7 @@ let attestation: PushedManifest;
 let ociAmd64: PushedManifest;
 let ociArm64: PushedManifest;
 let archive: DockerSaveArchive;
+let archive25: DockerSave25Archive;
 
 beforeAll(async () => {
   w = await new World().start();
@@ -35,6 +36,8 @@ beforeAll(async () => {
   archive = dockerSave({ repoTags: ['app:latest'], arch: 'amd64', layerSizes: [256 * KiB, 8 * KiB] });
   await w.moto.putObject('e2e-images', 'images/app.tar', archive.tarball);
   await w.moto.putObject('e2e-images', 'images/app:v1.tar', archive.tarball);
+  archive25 = dockerSave25({ name: 'docker.io/library/app:latest', repoTags: ['app:latest'], layerSizes: [256 * KiB, 8 * KiB] });
+  await w.moto.putObject('e2e-images', 'images/app-docker25.tar', archive25.tarball);
 }, 180_000);
 
 afterAll(async () => { await w?.stop(); });
@@ -77,6 +80,22 @@ test('3. S3 docker-save archive into the destination (also with a key holding \'
     expect(m.json.layers).toHaveLength(archive.diffIds.length);
     await expectCopied(out, ecr, w.ecrHost, 'app', tag, m.digest);
   }
+  expectNoLeaks(w);
+});
+
+test('3b. a Docker 25+ docker save archive (OCI layout) from S3 keeps the digest its index gives the image', async () => {
+  const d = await w.deployment('s3-archive', { archive: 'e2e-images/images/app-docker25.tar', ref: 'app:latest', dest: `${w.ecrHost}/app:from-s3-25` });
+  const out = await d.create();
+  await expectCopied(out, ecr, w.ecrHost, 'app', 'from-s3-25', archive25.manifestDigest);
+  expectNoLeaks(w);
+});
+
+test('3c. with copyImageIndex, a Docker 25+ archive keeps its index digest and its attestation', async () => {
+  const d = await w.deployment('s3-archive', { archive: 'e2e-images/images/app-docker25.tar', ref: 'app:latest', dest: `${w.ecrHost}/app:from-s3-25-index` },
+    p => { p.CopyImageIndex = 'true'; });
+  const out = await d.create();
+  await expectCopied(out, ecr, w.ecrHost, 'app', 'from-s3-25-index', archive25.indexDigest);
+  expect((await ecr.headManifest('app', archive25.attestationDigest))?.mediaType).toBe(MT.ociManifest);
   expectNoLeaks(w);
 });
 

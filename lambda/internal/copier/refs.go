@@ -72,6 +72,13 @@ func isRegistry(ref types.ImageReference) bool {
 	return ref.Transport().Name() == docker.Transport.Name()
 }
 
+// byteForByte reports whether the source serves manifests whose digests a copy must keep: a
+// registry, or an S3 archive in OCI image layout (Docker 25+ docker save, oci-archive), once
+// planning has opened it.
+func byteForByte(ref types.ImageReference) bool {
+	return isRegistry(ref) || s3archive.KeepsDigests(ref)
+}
+
 // dockerNamed returns the registry name of a docker:// reference.
 func dockerNamed(ref types.ImageReference) (reference.Named, error) {
 	named := ref.DockerReference()

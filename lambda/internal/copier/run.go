@@ -69,7 +69,7 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 
 	res := Result{}
 	led := &ledger{} // undo.go
-	if d, ok := p.satisfiedBy(have, isRegistry(srcRef)); ok {
+	if d, ok := p.satisfiedBy(have, byteForByte(srcRef)); ok {
 		slog.Info("destination already holds the image; nothing copied", "dest", display(destRef), "digest", d.String())
 		res.Digest, res.Skipped = d.String(), true
 	} else {

@@ -3,7 +3,9 @@ package s3archive
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
 	"github.com/cdk-ecr-deployment/handler/internal/testenv"
@@ -22,5 +24,34 @@ func TestLayerGoroutinePanicIsAnError(t *testing.T) {
 	_, err = open(t, api, "//panics/app.tar")
 	if !errors.Is(err, errs.ErrInternal) || !strings.Contains(err.Error(), "test panic for") {
 		t.Fatalf("got %v, want an internal error naming the panic", err)
+	}
+}
+
+// Layers are sniffed and hashed by at most hashWorkers goroutines at once, yet concurrently.
+func TestLayerHashingPoolIsBounded(t *testing.T) {
+	sizes := make([]int, 12)
+	for i := range sizes {
+		sizes[i] = 100 << 10
+	}
+	tarball, _, err := testenv.DockerSave(testenv.SaveImage{RepoTags: []string{"app:latest"}, LayerSizes: sizes, Layout: "legacy", Seed: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := setup(t, "pool", map[string][]byte{"app.tar": tarball})
+	var running, peak, calls atomic.Int64
+	layerHook = func(string) {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		calls.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		running.Add(-1)
+	}
+	t.Cleanup(func() { layerHook = nil })
+	if _, err := open(t, api, "//pool/app.tar"); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != int64(len(sizes)) || peak.Load() > hashWorkers || peak.Load() < 2 {
+		t.Errorf("%d layers, %d at once at most; want all %d, between 2 and %d at once", calls.Load(), peak.Load(), len(sizes), hashWorkers)
 	}
 }

@@ -87,6 +87,11 @@ func chooseItem(a *archive, items []manifestItem, ref string) (*manifestItem, er
 	return nil, fmt.Errorf("%w %q in %s (check RepoTags in its manifest.json)", errNoSuchRef, ref, a.obj)
 }
 
+// hashWorkers bounds the layers sniffed and hashed at once. Hashing is CPU-bound, and Lambda
+// gives a 512 MB function about 0.29 vCPU: more streams than this only add S3 connections and
+// buffers, while a few keep one S3 stream's latency from idling the CPU.
+const hashWorkers = 4
+
 // layerHook, when set (only tests set it), is called by each layer's sniffing and hashing
 // goroutine first.
 var layerHook func(name string)
@@ -128,30 +133,41 @@ func newSource(ctx context.Context, r *Reference, a *archive, ref string) (*sour
 		}
 	}
 	// Layers whose first bytes were not seen while indexing are sniffed
-	// (and, when compressed under a legacy name, hashed) concurrently.
-	var wg sync.WaitGroup
+	// (and, when compressed under a legacy name, hashed) concurrently by a
+	// pool of at most hashWorkers goroutines.
 	errc := make([]error, len(members))
-	for i := range members {
+	do := func(i int) {
+		defer crash.Recover(&errc[i], "reading layer "+item.Layers[i]+" of the archive")
+		if layerHook != nil {
+			layerHook(item.Layers[i])
+		}
+		magic, err := a.sniff(ctx, members[i])
+		if err != nil {
+			errc[i] = err
+			return
+		}
+		comps[i] = detect(magic)
+		if comps[i] == uncompressed {
+			// docker save stores layers uncompressed, so the file is
+			// exactly the tar the DiffID names.
+			digests[i] = parsed.RootFS.DiffIDs[i]
+			return
+		}
+		digests[i], errc[i] = a.blobDigest(ctx, item.Layers[i], members[i])
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(hashWorkers, len(members)) {
 		wg.Go(func() {
-			defer crash.Recover(&errc[i], "reading layer "+item.Layers[i]+" of the archive")
-			if layerHook != nil {
-				layerHook(item.Layers[i])
+			for i := range next {
+				do(i)
 			}
-			magic, err := a.sniff(ctx, members[i])
-			if err != nil {
-				errc[i] = err
-				return
-			}
-			comps[i] = detect(magic)
-			if comps[i] == uncompressed {
-				// docker save stores layers uncompressed, so the file is
-				// exactly the tar the DiffID names.
-				digests[i] = parsed.RootFS.DiffIDs[i]
-				return
-			}
-			digests[i], errc[i] = a.blobDigest(ctx, item.Layers[i], members[i])
 		})
 	}
+	for i := range members {
+		next <- i
+	}
+	close(next)
 	wg.Wait()
 	if err := errors.Join(errc...); err != nil {
 		return nil, err

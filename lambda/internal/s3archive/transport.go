@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -67,6 +68,13 @@ type Reference struct {
 	transport Transport
 	bucket    string
 	keyAndRef string
+
+	// opened is the source NewImageSource built: planning and copy.Image both open the
+	// source, and indexing the archive (and hashing layers stored compressed under legacy
+	// names) is the expensive part, so it is done once per Reference. Sources hold no state
+	// that Close releases.
+	mu     sync.Mutex
+	opened types.ImageSource
 }
 
 func (r *Reference) Transport() types.ImageTransport { return r.transport }
@@ -95,8 +103,14 @@ func (r *Reference) DeleteImage(context.Context, *types.SystemContext) error {
 	return errors.New("s3 archives can only be sources")
 }
 
-// NewImageSource resolves the key, indexes the archive and selects the image.
+// NewImageSource resolves the key, indexes the archive and selects the image, once per
+// Reference (see opened).
 func (r *Reference) NewImageSource(ctx context.Context, _ *types.SystemContext) (types.ImageSource, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.opened != nil {
+		return r.opened, nil
+	}
 	obj, ref, err := r.resolve(ctx)
 	if err != nil {
 		return nil, err
@@ -105,7 +119,32 @@ func (r *Reference) NewImageSource(ctx context.Context, _ *types.SystemContext) 
 	if err != nil {
 		return nil, err
 	}
-	return newSource(ctx, r, a, ref)
+	var src types.ImageSource
+	if a.isLayout() {
+		src, err = newLayoutSource(ctx, r, a, ref)
+	} else {
+		src, err = newSource(ctx, r, a, ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.opened = src
+	return src, nil
+}
+
+// KeepsDigests reports whether ref is an S3 archive whose opened source serves the archive's
+// own manifests and blobs byte for byte (an OCI image layout), so that a copy must keep their
+// digests. Classic archives are described by a manifest built here, and their layers are
+// compressed on the way. It is meaningful once the source has been opened.
+func KeepsDigests(ref types.ImageReference) bool {
+	r, ok := ref.(*Reference)
+	if !ok {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, layout := r.opened.(*layoutSource)
+	return layout
 }
 
 // candidates lists (key, ref) splits, longest key first.

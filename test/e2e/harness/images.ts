@@ -152,3 +152,74 @@ export function dockerSave(opts: { repoTags: string[]; arch: string; layerSizes:
   ];
   return { tarball: tar(files), configDigest: sha256(config), diffIds: layers.map(l => l.diffId) };
 }
+
+/** A Docker 25+ `docker save` tarball (containerd image store): an OCI image layout. */
+export interface DockerSave25Archive {
+  tarball: Buffer;
+  /** What index.json names: the image index. */
+  indexDigest: string;
+  /** The image manifest the index holds for linux/amd64. */
+  manifestDigest: string;
+  /** The BuildKit attestation manifest (platform unknown/unknown) the index holds. */
+  attestationDigest: string;
+}
+
+/**
+ * oci-layout, index.json -> an image index -> the image manifest (gzip layers, as stored by
+ * the containerd store) plus a BuildKit attestation manifest with an in-toto layer, and the
+ * legacy manifest.json, all blobs under blobs/sha256/.
+ */
+export function dockerSave25(opts: { name: string; repoTags: string[]; layerSizes: number[] }): DockerSave25Archive {
+  const blobs = new Map<string, Buffer>();
+  const put = (data: Buffer) => { const d = sha256(data); blobs.set(d, data); return { size: data.length, digest: d }; };
+  const layers = opts.layerSizes.map(s => randomLayer(s));
+  const config = imageConfig('amd64', layers);
+  const cfg = put(config);
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MT.ociManifest,
+    config: { mediaType: MT.ociConfig, ...cfg },
+    layers: layers.map(l => ({ mediaType: MT.ociLayerGzip, ...put(l.gz) })),
+  }));
+  const m = put(manifest);
+  const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://spdx.dev/Document', subject: [{ digest: { sha256: m.digest.slice(7) } }], predicate: {} }));
+  const st = put(statement);
+  const attCfg = put(Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [st.digest] } })));
+  const att = put(Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MT.ociManifest,
+    config: { mediaType: MT.ociConfig, ...attCfg },
+    layers: [{ mediaType: MT.inToto, ...st, annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' } }],
+  })));
+  const index = put(Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MT.ociIndex,
+    manifests: [
+      { mediaType: MT.ociManifest, ...m, platform: { architecture: 'amd64', os: 'linux' } },
+      {
+        mediaType: MT.ociManifest,
+        ...att,
+        platform: { architecture: 'unknown', os: 'unknown' },
+        annotations: { 'vnd.docker.reference.digest': m.digest, 'vnd.docker.reference.type': 'attestation-manifest' },
+      },
+    ],
+  })));
+  const tag = opts.name.slice(opts.name.lastIndexOf(':') + 1);
+  const files = [
+    ...[...blobs].map(([d, data]) => ({ name: `blobs/sha256/${d.slice(7)}`, data })),
+    { name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') },
+    {
+      name: 'index.json',
+      data: Buffer.from(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MT.ociIndex,
+        manifests: [{ mediaType: MT.ociIndex, ...index, annotations: { 'io.containerd.image.name': opts.name, 'org.opencontainers.image.ref.name': tag } }],
+      })),
+    },
+    {
+      name: 'manifest.json',
+      data: Buffer.from(JSON.stringify([{ Config: `blobs/sha256/${cfg.digest.slice(7)}`, RepoTags: opts.repoTags, Layers: layers.map(l => `blobs/sha256/${l.digest.slice(7)}`) }])),
+    },
+  ];
+  return { tarball: tar(files), indexDigest: index.digest, manifestDigest: m.digest, attestationDigest: att.digest };
+}
