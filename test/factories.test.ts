@@ -34,9 +34,8 @@ describe('sources that bind', () => {
     new ECRDeployment(stack, 'Deploy', { src: mine, dest: new DockerImageName('registry.example.com/x:1') });
     const template = Template.fromStack(stack);
     template.hasResourceProperties('Custom::CDKECRDeployment', { SrcImage: mine.uri, SrcCreds: 'my-secret' });
-    expect(resourcesOf(template, 'ecr:BatchGetImage')).toEqual([
-      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ecr:eu-west-1:111122223333:repository/theirs']] },
-    ]);
+    // A literal ECR host names its partition (the rulebook's): aws for amazonaws.com.
+    expect(resourcesOf(template, 'ecr:BatchGetImage')).toEqual(['arn:aws:ecr:eu-west-1:111122223333:repository/theirs']);
     expect(resourcesOf(template, 'secretsmanager:GetSecretValue')).toHaveLength(1);
   });
 
