@@ -155,10 +155,11 @@ async function main(): Promise<void> {
     if (!cfg.peers) return;
     for (const d of [w.craneHome!, w.regctlHome!]) fs.mkdirSync(d, { recursive: true });
     const runIn = (home: string, argv: string[], env: Record<string, string> = {}) =>
-      execFileSync(argv[0], argv.slice(1), { env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    runIn(w.craneHome!, [CRANE_BIN, 'auth', 'login', host, '-u', user, '-p', password], { SSL_CERT_FILE: pki.caCert });
-    runIn(w.regctlHome!, [REGCTL_BIN, 'registry', 'set', '--cacert', fs.readFileSync(pki.caCert, 'utf8'), host]);
-    runIn(w.regctlHome!, [REGCTL_BIN, 'registry', 'login', host, '-u', user, '-p', password]);
+      execFileSync(argv[0], argv.slice(1), { env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, ...env }, input: password, stdio: ['pipe', 'pipe', 'pipe'] });
+    runIn(w.craneHome!, [CRANE_BIN, 'auth', 'login', host, '-u', user, '--password-stdin'], { SSL_CERT_FILE: pki.caCert });
+    // The CA first (unchecked: the registry wants credentials), then the login, which checks both.
+    runIn(w.regctlHome!, [REGCTL_BIN, 'registry', 'set', '--skip-check', '--cacert', fs.readFileSync(pki.caCert, 'utf8'), host]);
+    runIn(w.regctlHome!, [REGCTL_BIN, 'registry', 'login', host, '-u', user, '--pass-stdin']);
   };
   let toxiproxy: Toxiproxy | undefined;
   let cpuCap: CpuCap | undefined;
