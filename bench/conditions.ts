@@ -114,3 +114,27 @@ export class Toxiproxy {
     await this.proc?.stop();
   }
 }
+
+/**
+ * Milliseconds from opening a fresh TLS connection to host (host:port) to the end of the
+ * answer to `GET /v2/` (a TLS handshake and one request: about two round trips), median of
+ * `tries`. Through the proxy it must be at least one added round trip (2 x LATENCY_MS) above
+ * the direct figure, or the latency toxic is not in the path.
+ */
+export async function probeRoundTrips(host: string, caFile: string, tries = 5): Promise<number> {
+  const https = await import('https');
+  const ca = fs.readFileSync(caFile);
+  const [hostname, port] = host.split(':');
+  const one = () => new Promise<number>((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const req = https.get({ hostname, port: Number(port), path: '/v2/', ca, agent: false }, res => {
+      res.resume();
+      res.on('end', () => resolve(Number(process.hrtime.bigint() - t0) / 1e6));
+    });
+    req.on('error', reject);
+  });
+  const xs: number[] = [];
+  for (let i = 0; i < tries; i++) xs.push(await one());
+  xs.sort((a, b) => a - b);
+  return xs[Math.floor(xs.length / 2)];
+}

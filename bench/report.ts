@@ -324,8 +324,8 @@ function renderConditions(r: Report, order: string[], labels: Record<string, str
         first = false;
         L.push(`| ${label} | ${COPIER_LABEL[k]} | ${good.length}/${all.length}${good.length < all.length ? ' **(failures)**' : ''} | ` +
           `${good.length ? `${fmtS(w.median)} (${fmtS(w.min)}–${fmtS(w.max)})` : '–'} | ` +
-          `${k === 'ours' ? '1×' : fmtRatio(w.median, med(c, 'ours', s => s.wallMs))} | ${fix2(cpu.median)} | ` +
-          `${k === 'ours' ? '1×' : fmtRatio(cpu.median, med(c, 'ours', s => s.cpuSec))} | ${fix2(perWall.median)} | ${fmtMiB(stat(good.map(s => s.maxRssKiB)).median)} |`);
+          `${k === 'ours' ? (good.length ? '1×' : '–') : fmtRatio(w.median, med(c, 'ours', s => s.wallMs))} | ${fix2(cpu.median)} | ` +
+          `${k === 'ours' ? (good.length ? '1×' : '–') : fmtRatio(cpu.median, med(c, 'ours', s => s.cpuSec))} | ${fix2(perWall.median)} | ${fmtMiB(stat(good.map(s => s.maxRssKiB)).median)} |`);
       }
     }
     const W = (c: string) => med(c, 'ours', s => s.wallMs);

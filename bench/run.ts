@@ -19,8 +19,8 @@ import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BANDWIDTH_KBPS, CONDITIONS, ConditionName, CPU_PERIOD_US, CPU_QUOTA_US, CpuCap, LATENCY_MS, makeCpuCap, Toxiproxy } from './conditions';
-import { BENCH_DIR, COPIERS, CopierName, Job, LambdaResult, measure, OUT, procCpu, REGISTRY_ONLY_PEERS, Sample, sleep, tool, World } from './measure';
+import { BANDWIDTH_KBPS, CONDITIONS, ConditionName, CPU_PERIOD_US, CPU_QUOTA_US, CpuCap, LATENCY_MS, makeCpuCap, probeRoundTrips, Toxiproxy } from './conditions';
+import { BENCH_DIR, COPIERS, CopierName, ExecResult, Job, LambdaResult, measure, OUT, procCpu, REGISTRY_ONLY_PEERS, Sample, sleep, tool, World } from './measure';
 import { ColdSample, Meta, ProfileSummary, render, renderSameRegistry } from './report';
 import { startStaticS3 } from './static-s3';
 import { addTraffic, logOffset, noTraffic } from './traffic';
@@ -292,6 +292,7 @@ async function main(): Promise<void> {
           STATIC = `http://127.0.0.1:${await toxiproxy.proxy('static-s3', Number(new URL(staticS3!.endpoint).port))}`;
         }
         w.cgroupProcs = cpuCap.procs;
+        await checkLambdaCondition(cpuCap, SRC, src.host, pki.caCert, notes);
         notes.push(`lambda: CPU cap by ${cpuCap.kind} (quota ${CPU_QUOTA_US} µs per ${CPU_PERIOD_US} µs period); toxiproxy src: ${await toxiproxy.describe('src')}`);
       } else {
         log('condition loopback: copiers on all cores, registries over loopback');
@@ -436,6 +437,33 @@ async function main(): Promise<void> {
     await Promise.allSettled([src.stop(), dst.stop(), moto.stop(), staticS3?.close(), toxiproxy?.stop()]);
     cpuCap?.remove();
   }
+}
+
+/**
+ * Proves the lambda condition is in force before measuring under it, and fails the run if not:
+ * a CPU-bound shell loop launched the way copiers are (joining the cgroup before exec) must use
+ * at most ~0.3 CPU-s per wall second and be throttled; a fresh TLS request through the source
+ * registry's proxy must take at least one added round trip (2 x 15 ms) more than direct.
+ */
+async function checkLambdaCondition(cap: CpuCap, proxied: string, direct: string, ca: string, notes: string[]): Promise<void> {
+  const burn = ['sh', '-c', 'i=0; while [ $i -lt 1000000 ]; do i=$((i+1)); done'];
+  const stat0 = cap.stat();
+  const capped = await tool<ExecResult>('exec', { argv: burn, env: { PATH: '/usr/bin:/bin' }, sandbox: true, masks: [], cgroupProcs: cap.procs, log: path.join(OUT, 'logs', 'lambda-cpu-probe.log'), timeoutSec: 120 });
+  const throttled = cap.stat().nr_throttled - stat0.nr_throttled;
+  const free = await tool<ExecResult>('exec', { argv: burn, env: { PATH: '/usr/bin:/bin' }, sandbox: true, masks: [], cgroupProcs: '', log: path.join(OUT, 'logs', 'free-cpu-probe.log'), timeoutSec: 120 });
+  const share = capped.cpuSec / (capped.wallMs / 1000);
+  const freeShare = free.cpuSec / (free.wallMs / 1000);
+  const cpuNote = `CPU probe (a shell loop): in the cgroup ${capped.cpuSec.toFixed(2)} CPU-s in ${(capped.wallMs / 1000).toFixed(2)} s = ` +
+    `${share.toFixed(3)} CPU-s per second, throttled in ${throttled} periods; outside it ${free.cpuSec.toFixed(2)} CPU-s in ${(free.wallMs / 1000).toFixed(2)} s = ${freeShare.toFixed(3)}`;
+  log(`  ${cpuNote}`);
+  if (!(share <= (CPU_QUOTA_US / CPU_PERIOD_US) * 1.1) || throttled === 0) throw new Error(`the CPU cap does not hold: ${cpuNote}`);
+  const viaProxy = await probeRoundTrips(proxied, ca);
+  const straight = await probeRoundTrips(direct, ca);
+  const rttNote = `latency probe (fresh TLS connection + GET /v2/, median of 5): through toxiproxy ${viaProxy.toFixed(1)} ms, direct ${straight.toFixed(1)} ms ` +
+    `(+${(viaProxy - straight).toFixed(1)} ms; ${2 * LATENCY_MS} ms per round trip)`;
+  log(`  ${rttNote}`);
+  if (viaProxy - straight < 2 * LATENCY_MS) throw new Error(`the latency toxic is not in the path: ${rttNote}`);
+  notes.push(`lambda: ${cpuNote}`, `lambda: ${rttNote}`);
 }
 
 /** CPU and allocation top lists of one profiled run, via `go tool pprof`. */
