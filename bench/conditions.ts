@@ -138,3 +138,28 @@ export async function probeRoundTrips(host: string, caFile: string, tries = 5): 
   xs.sort((a, b) => a - b);
   return xs[Math.floor(xs.length / 2)];
 }
+
+/**
+ * MB/s (10^6 bytes) of one blob GET from host over one fresh connection (Basic auth). Through
+ * the proxy it must not beat the per-connection cap (BANDWIDTH_KBPS), give or take 10%.
+ */
+export async function probeBandwidth(host: string, caFile: string, repo: string, digest: string, size: number, user: string, password: string): Promise<number> {
+  const https = await import('https');
+  const [hostname, port] = host.split(':');
+  const ca = fs.readFileSync(caFile);
+  return new Promise<number>((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    let first = 0n;
+    let n = 0;
+    const req = https.get({ hostname, port: Number(port), path: `/v2/${repo}/blobs/${digest}`, ca, agent: false, auth: `${user}:${password}` }, res => {
+      if (res.statusCode !== 200) { reject(new Error(`blob GET ${host}: ${res.statusCode}`)); res.resume(); return; }
+      res.on('data', (d: Buffer) => { if (!first) first = process.hrtime.bigint(); n += d.length; });
+      res.on('end', () => {
+        if (n !== size) { reject(new Error(`blob GET ${host}: ${n} bytes, want ${size}`)); return; }
+        // From the first body byte: the handshake's round trips are not bandwidth.
+        resolve(n / 1e6 / (Number(process.hrtime.bigint() - (first || t0)) / 1e9));
+      });
+    });
+    req.on('error', reject);
+  });
+}

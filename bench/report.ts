@@ -302,7 +302,8 @@ function renderConditions(r: Report, order: string[], labels: Record<string, str
     '**CPU/wall** is CPU seconds per wall second of the copier process.');
   for (const cond of conditions) {
     const samples = r.samples.filter(s => conditionOf(s) === cond);
-    const med = (c: string, k: CopierName, f: (s: Sample) => number) => stat(samples.filter(s => s.case === c && s.copier === k && s.ok).map(f)).median;
+    const med = (c: string, k: CopierName, f: (s: Sample) => number) =>
+      stat(samples.filter(s => s.case === c && s.copier === k && s.ok).map(f)).median;
     L.push('', `### ${cond}`, '');
     L.push('| case | copier | runs ok | wall s, median (min–max) | wall / ours | CPU s | CPU / ours | CPU/wall | peak RSS MiB |');
     L.push('|---|---|---|---|---|---|---|---|---|');

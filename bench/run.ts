@@ -19,7 +19,7 @@ import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BANDWIDTH_KBPS, CONDITIONS, ConditionName, CPU_PERIOD_US, CPU_QUOTA_US, CpuCap, LATENCY_MS, makeCpuCap, probeRoundTrips, Toxiproxy } from './conditions';
+import { BANDWIDTH_KBPS, CONDITIONS, ConditionName, CPU_PERIOD_US, CPU_QUOTA_US, CpuCap, LATENCY_MS, makeCpuCap, probeBandwidth, probeRoundTrips, Toxiproxy } from './conditions';
 import { BENCH_DIR, COPIERS, CopierName, ExecResult, Job, LambdaResult, measure, OUT, procCpu, REGISTRY_ONLY_PEERS, Sample, sleep, tool, World } from './measure';
 import { ColdSample, Meta, ProfileSummary, render, renderSameRegistry } from './report';
 import { startStaticS3 } from './static-s3';
@@ -104,6 +104,7 @@ interface Image {
   arch: string;
   configDigest: string;
   blobBytes: number;
+  layers: { digest: string; size: number }[];
   savePath?: string;
 }
 
@@ -198,7 +199,10 @@ async function main(): Promise<void> {
     const many = want('7') ? await pushImage('bench/many', 'v1', 'amd64', Array.from({ length: 20 }, () => sz(256 * KiB)), 5) : undefined;
     // Case 10: case 1's image (same layers) as `docker save` of Docker 25+ writes it.
     const docker25 = want('10') ? (await tool<Image & { docker25: { path: string; indexDigest: string; imageDigest: string } }>('image', {
-      cache: IMAGES, arch: 'amd64', layers: threeLayers, seed: 1,
+      cache: IMAGES,
+      arch: 'amd64',
+      layers: threeLayers,
+      seed: 1,
       saveDocker25: { path: path.join(IMAGES, `img3-docker25-${cfg.scale}.tar`), repoTag: 'bench/img3:v1' },
     })).docker25 : undefined;
     if (archives) fs.mkdirSync(path.join(WORLD, 's3', 'bench'), { recursive: true });
@@ -293,6 +297,15 @@ async function main(): Promise<void> {
         }
         w.cgroupProcs = cpuCap.procs;
         await checkLambdaCondition(cpuCap, SRC, src.host, pki.caCert, notes);
+        // The largest layer of case 1's image, read once through the proxy and once directly.
+        const layer = img3.layers[0];
+        const capped = await probeBandwidth(SRC, pki.caCert, 'bench/img3', layer.digest, layer.size, user, password);
+        const straight = await probeBandwidth(src.host, pki.caCert, 'bench/img3', layer.digest, layer.size, user, password);
+        const bwNote = `bandwidth probe (one ${(layer.size / 1e6).toFixed(1)} MB blob GET, one connection): through toxiproxy ${capped.toFixed(1)} MB/s, ` +
+          `direct ${straight.toFixed(1)} MB/s (cap ${BANDWIDTH_KBPS / 1000} MB/s per connection)`;
+        log(`  ${bwNote}`);
+        if (capped > (BANDWIDTH_KBPS / 1000) * 1.1) throw new Error(`the bandwidth toxic does not hold: ${bwNote}`);
+        notes.push(`lambda: ${bwNote}`);
         notes.push(`lambda: CPU cap by ${cpuCap.kind} (quota ${CPU_QUOTA_US} µs per ${CPU_PERIOD_US} µs period); toxiproxy src: ${await toxiproxy.describe('src')}`);
       } else {
         log('condition loopback: copiers on all cores, registries over loopback');
