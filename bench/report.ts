@@ -122,8 +122,9 @@ export function render(full: Report): string {
 
   L.push('', '## Set-up', '');
   L.push('- Source and destination: two Debian `docker-registry` (distribution) instances on 127.0.0.1, both TLS (a throw-away CA) and ' +
-    'htpasswd (bcrypt) Basic auth with user `AWS`, as ECR. All three copiers get the same credentials (handlers: `SrcCreds`/`DestCreds`; ' +
-    'skopeo: `--src-creds`/`--dest-creds`) and trust the CA (handlers: `SSL_CERT_FILE`; skopeo: `--src-cert-dir`/`--dest-cert-dir`).');
+    'htpasswd (bcrypt) Basic auth with user `AWS`, as ECR. All copiers get the same credentials (handlers: `SrcCreds`/`DestCreds`; ' +
+    'skopeo: `--src-creds`/`--dest-creds`; crane: `crane auth login`, regctl: `regctl registry login`, each in a scratch HOME) ' +
+    'and trust the CA (handlers and crane: `SSL_CERT_FILE`; skopeo: `--src-cert-dir`/`--dest-cert-dir`; regctl: `regctl registry set --cacert`).');
   L.push('- Handlers run as Lambda runs them: `bench/tool` execs the bootstrap with its own Runtime API server ' +
     '(`AWS_LAMBDA_RUNTIME_API`), serves one CloudFormation event (Create; Update for re-runs) whose ResponseURL points back at ' +
     'the tool, and stops the process after the response. **Wall** is exec to the ResponseURL PUT (process start included); ' +
