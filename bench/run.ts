@@ -11,10 +11,11 @@
 // bench/out/results.json without running anything. BENCH_BASE (a git revision; run.sh builds ours
 // at that revision into bench/out/bin/bootstrap-base) adds that build as the copier `base`, in the
 // same rotation, so a change of ours is measured against its own before in one run.
-// BENCH_CONDITIONS (default "loopback"; "loopback,lambda" for the full matrix): the conditions
+// BENCH_CONDITIONS (default "loopback"; "loopback,lambda-cpu,lambda" for the full matrix): the conditions
 // of bench/conditions.ts. Under `lambda` every copier is held to 0.29 vCPU and reaches the
 // registries and S3 through toxiproxy (15 ms each way, 40 MB/s per connection); only cases 1, 2,
-// 3, 5 and 10 run there (no floor, no profiles). BENCH_PEERS=0 leaves out crane and regctl.
+// 3, 5 and 10 run there (no floor, no profiles); `lambda-cpu` is the cap alone, over loopback.
+// BENCH_PEERS=0 leaves out crane and regctl.
 import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -47,7 +48,7 @@ const cfg = {
 for (const c of cfg.conditions) {
   if (!CONDITIONS.includes(c)) throw new Error(`BENCH_CONDITIONS: unknown condition ${c} (known: ${CONDITIONS.join(', ')})`);
 }
-/** The cases that run under the lambda condition. */
+/** The cases that run under the lambda and lambda-cpu conditions. */
 const LAMBDA_CASES = ['1', '2', '3', '5', '10'];
 /** A full run has cases 1 to 8 (case 9 was added later; runs without it stay full). */
 const isFull = (c: { scale: number; cases: string[]; runs: number }) =>
@@ -282,11 +283,24 @@ async function main(): Promise<void> {
       let DST = dst.host;
       let MOTO = moto.endpoint;
       let STATIC = staticS3?.endpoint;
-      const lambda = condition === 'lambda';
+      // lambda-cpu: the CPU cap alone (loopback network), the condition issue 13's archive
+      // target is stated in; lambda: the cap and the WAN link.
+      const capped = condition === 'lambda' || condition === 'lambda-cpu';
+      const wan = condition === 'lambda';
+      const lambda = capped;
       const inCase = (c: string) => want(c) && (!lambda || LAMBDA_CASES.includes(c));
-      if (lambda) {
-        log(`condition lambda: copiers held to 0.29 vCPU, every connection through toxiproxy (${LATENCY_MS} ms each way, ${BANDWIDTH_KBPS} KB/s per connection)`);
+      if (capped) {
         cpuCap = makeCpuCap();
+        w.cgroupProcs = cpuCap.procs;
+        log(`condition ${condition}: copiers held to ${CPU_QUOTA_US / CPU_PERIOD_US} vCPU (${cpuCap.kind})` +
+          `${wan ? `, every connection through toxiproxy (${LATENCY_MS} ms each way, ${BANDWIDTH_KBPS} KB/s per connection)` : ', registries over loopback'}`);
+        notes.push(`${condition}: CPU cap by ${cpuCap.kind} (quota ${CPU_QUOTA_US} µs per ${CPU_PERIOD_US} µs period)`);
+        await checkCpuCap(cpuCap, condition, notes);
+      } else {
+        log('condition loopback: copiers on all cores, registries over loopback');
+        w.cgroupProcs = undefined;
+      }
+      if (wan) {
         toxiproxy = new Toxiproxy(TOXIPROXY_BIN, path.join(WORLD, 'toxiproxy.log'));
         await toxiproxy.start();
         SRC = `127.0.0.1:${await toxiproxy.proxy('src', src.port)}`;
@@ -295,28 +309,15 @@ async function main(): Promise<void> {
           MOTO = `http://127.0.0.1:${await toxiproxy.proxy('moto', Number(new URL(moto.endpoint).port))}`;
           STATIC = `http://127.0.0.1:${await toxiproxy.proxy('static-s3', Number(new URL(staticS3!.endpoint).port))}`;
         }
-        w.cgroupProcs = cpuCap.procs;
-        await checkLambdaCondition(cpuCap, SRC, src.host, pki.caCert, notes);
-        // The largest layer of case 1's image, read once through the proxy and once directly.
-        const layer = img3.layers[0];
-        const capped = await probeBandwidth(SRC, pki.caCert, 'bench/img3', layer.digest, layer.size, user, password);
-        const straight = await probeBandwidth(src.host, pki.caCert, 'bench/img3', layer.digest, layer.size, user, password);
-        const bwNote = `bandwidth probe (one ${(layer.size / 1e6).toFixed(1)} MB blob GET, one connection): through toxiproxy ${capped.toFixed(1)} MB/s, ` +
-          `direct ${straight.toFixed(1)} MB/s (cap ${BANDWIDTH_KBPS / 1000} MB/s per connection)`;
-        log(`  ${bwNote}`);
-        if (capped > (BANDWIDTH_KBPS / 1000) * 1.1) throw new Error(`the bandwidth toxic does not hold: ${bwNote}`);
-        notes.push(`lambda: ${bwNote}`);
-        notes.push(`lambda: CPU cap by ${cpuCap.kind} (quota ${CPU_QUOTA_US} µs per ${CPU_PERIOD_US} µs period); toxiproxy src: ${await toxiproxy.describe('src')}`);
-      } else {
-        log('condition loopback: copiers on all cores, registries over loopback');
-        w.cgroupProcs = undefined;
+        notes.push(`${condition}: toxiproxy src: ${await toxiproxy.describe('src')}`);
+        await checkWan(SRC, src.host, pki.caCert, img3.layers[0], user, password, condition, notes);
       }
       peerLogin(SRC);
       peerLogin(DST);
       w.awsEnv.AWS_ENDPOINT_URL = MOTO;
       s3IsMoto = true;
       const jobTo = (c: string, j: Omit<Job, 'dest'>): Job => ({ ...j, dest: `${DST}/${destRepo(c)}:latest` });
-      const cpuStat0 = cpuCap && lambda ? cpuCap.stat() : undefined;
+      const cpuStat0 = cpuCap?.stat();
 
       if (inCase('1') || inCase('2')) {
         log('case 1 (fresh 3-layer copy) and case 2 (re-run into the same tag)');
@@ -424,16 +425,18 @@ async function main(): Promise<void> {
           }
         }
       }
-      if (lambda) {
-        const st = cpuCap!.stat();
+      if (cpuCap) {
+        const st = cpuCap.stat();
         const d = (k: string) => (st[k] ?? 0) - (cpuStat0?.[k] ?? 0);
-        notes.push(`lambda: the CPU cgroup was throttled in ${d('nr_throttled')} of ${d('nr_periods')} periods ` +
+        notes.push(`${condition}: the CPU cgroup was throttled in ${d('nr_throttled')} of ${d('nr_periods')} periods ` +
           `(${((d('throttled_time') || d('throttled_usec') * 1000) / 1e9).toFixed(1)} s throttled in all)`);
-        await toxiproxy!.stop();
-        toxiproxy = undefined;
         w.cgroupProcs = undefined;
-        cpuCap!.remove();
+        cpuCap.remove();
         cpuCap = undefined;
+      }
+      if (toxiproxy) {
+        await toxiproxy.stop();
+        toxiproxy = undefined;
       }
     }
 
@@ -453,30 +456,49 @@ async function main(): Promise<void> {
 }
 
 /**
- * Proves the lambda condition is in force before measuring under it, and fails the run if not:
- * a CPU-bound shell loop launched the way copiers are (joining the cgroup before exec) must use
- * at most ~0.3 CPU-s per wall second and be throttled; a fresh TLS request through the source
- * registry's proxy must take at least one added round trip (2 x 15 ms) more than direct.
+ * Proves the CPU cap is in force before measuring under it, and fails the run if not: a
+ * CPU-bound shell loop launched the way copiers are (joining the cgroup before exec) must use at
+ * most the quota (+10%) in CPU-s per wall second, and the cgroup must have throttled it.
  */
-async function checkLambdaCondition(cap: CpuCap, proxied: string, direct: string, ca: string, notes: string[]): Promise<void> {
+async function checkCpuCap(cap: CpuCap, condition: string, notes: string[]): Promise<void> {
   const burn = ['sh', '-c', 'i=0; while [ $i -lt 1000000 ]; do i=$((i+1)); done'];
+  const probe = (cgroupProcs: string, name: string) => tool<ExecResult>('exec', {
+    argv: burn, env: { PATH: '/usr/bin:/bin' }, sandbox: true, masks: [], cgroupProcs, log: path.join(OUT, 'logs', `${condition}-${name}.log`), timeoutSec: 120,
+  });
   const stat0 = cap.stat();
-  const capped = await tool<ExecResult>('exec', { argv: burn, env: { PATH: '/usr/bin:/bin' }, sandbox: true, masks: [], cgroupProcs: cap.procs, log: path.join(OUT, 'logs', 'lambda-cpu-probe.log'), timeoutSec: 120 });
+  const capped = await probe(cap.procs, 'cpu-probe');
   const throttled = cap.stat().nr_throttled - stat0.nr_throttled;
-  const free = await tool<ExecResult>('exec', { argv: burn, env: { PATH: '/usr/bin:/bin' }, sandbox: true, masks: [], cgroupProcs: '', log: path.join(OUT, 'logs', 'free-cpu-probe.log'), timeoutSec: 120 });
+  const free = await probe('', 'free-cpu-probe');
   const share = capped.cpuSec / (capped.wallMs / 1000);
   const freeShare = free.cpuSec / (free.wallMs / 1000);
-  const cpuNote = `CPU probe (a shell loop): in the cgroup ${capped.cpuSec.toFixed(2)} CPU-s in ${(capped.wallMs / 1000).toFixed(2)} s = ` +
+  const note = `CPU probe (a shell loop): in the cgroup ${capped.cpuSec.toFixed(2)} CPU-s in ${(capped.wallMs / 1000).toFixed(2)} s = ` +
     `${share.toFixed(3)} CPU-s per second, throttled in ${throttled} periods; outside it ${free.cpuSec.toFixed(2)} CPU-s in ${(free.wallMs / 1000).toFixed(2)} s = ${freeShare.toFixed(3)}`;
-  log(`  ${cpuNote}`);
-  if (!(share <= (CPU_QUOTA_US / CPU_PERIOD_US) * 1.1) || throttled === 0) throw new Error(`the CPU cap does not hold: ${cpuNote}`);
+  log(`  ${note}`);
+  if (!(share <= (CPU_QUOTA_US / CPU_PERIOD_US) * 1.1) || throttled === 0) throw new Error(`the CPU cap does not hold: ${note}`);
+  notes.push(`${condition}: ${note}`);
+}
+
+/**
+ * Proves the WAN link is in the path, and fails the run if not: a fresh TLS request through the
+ * source registry's proxy must take at least one added round trip (2 x 15 ms) more than direct,
+ * and one blob GET through it must not beat the per-connection cap (+10%).
+ */
+async function checkWan(proxied: string, direct: string, ca: string, layer: { digest: string; size: number },
+  user: string, password: string, condition: string, notes: string[]): Promise<void> {
   const viaProxy = await probeRoundTrips(proxied, ca);
   const straight = await probeRoundTrips(direct, ca);
   const rttNote = `latency probe (fresh TLS connection + GET /v2/, median of 5): through toxiproxy ${viaProxy.toFixed(1)} ms, direct ${straight.toFixed(1)} ms ` +
     `(+${(viaProxy - straight).toFixed(1)} ms; ${2 * LATENCY_MS} ms per round trip)`;
   log(`  ${rttNote}`);
   if (viaProxy - straight < 2 * LATENCY_MS) throw new Error(`the latency toxic is not in the path: ${rttNote}`);
-  notes.push(`lambda: ${cpuNote}`, `lambda: ${rttNote}`);
+  // The largest layer of case 1's image, read once through the proxy and once directly.
+  const bwProxy = await probeBandwidth(proxied, ca, 'bench/img3', layer.digest, layer.size, user, password);
+  const bwDirect = await probeBandwidth(direct, ca, 'bench/img3', layer.digest, layer.size, user, password);
+  const bwNote = `bandwidth probe (one ${(layer.size / 1e6).toFixed(1)} MB blob GET, one connection): through toxiproxy ${bwProxy.toFixed(1)} MB/s, ` +
+    `direct ${bwDirect.toFixed(1)} MB/s (cap ${BANDWIDTH_KBPS / 1000} MB/s per connection)`;
+  log(`  ${bwNote}`);
+  if (bwProxy > (BANDWIDTH_KBPS / 1000) * 1.1) throw new Error(`the bandwidth toxic does not hold: ${bwNote}`);
+  notes.push(`${condition}: ${rttNote}`, `${condition}: ${bwNote}`);
 }
 
 /** CPU and allocation top lists of one profiled run, via `go tool pprof`. */
