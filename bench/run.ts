@@ -122,6 +122,13 @@ async function main(): Promise<void> {
     if (!fs.existsSync(f)) throw new Error(`${f} is missing: run bench/run.sh`);
   }
   const loadStart = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  // Generated layers (tar and gzip), the archives, both registries' storage and moto's copy of
+  // the archives: about 8 GB at scale 1. A registry that runs out of disk answers 500 to blob
+  // uploads, which reads as a copier failure; refuse to start instead.
+  const st = fs.statfsSync(OUT);
+  const freeGB = (st.bavail * st.bsize) / 1e9;
+  const needGB = 8 * cfg.scale + 0.5;
+  if (freeGB < needGB) throw new Error(`${OUT} has ${freeGB.toFixed(1)} GB free; this run needs about ${needGB.toFixed(1)} GB`);
 
   log('starting the registries');
   const pki = await makePki(path.join(WORLD, 'pki'));
