@@ -447,6 +447,15 @@ async function main(): Promise<void> {
       }
     }
 
+    // A shared machine's disk can fill up mid-run: the registry then answers 500 to uploads.
+    for (const r of [src, dst]) {
+      const full = (fs.readFileSync(path.join(WORLD, r.name, 'registry.log'), 'utf8').match(/no space left on device/g) ?? []).length;
+      if (full) {
+        notes.push(`registry ${r.name} ran out of disk ${full} times in this run ("no space left on device" in its log): ` +
+          'copier failures with HTTP 500 on uploads are the disk\'s, not the copier\'s; run again with more free disk');
+        log(`registry ${r.name} ran out of disk ${full} times (see the notes)`);
+      }
+    }
     const meta = collectMeta(loadStart, (Date.now() - t0) / 1000, notes);
     fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify({ cfg, meta, samples, cold, profiles }, null, 2));
     fs.writeFileSync(resultsFile, render({ cfg, meta, samples, cold, profiles, fullRun }));
