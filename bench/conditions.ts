@@ -145,7 +145,8 @@ export async function probeRoundTrips(host: string, caFile: string, tries = 5): 
  * MB/s (10^6 bytes) of one blob GET from host over one fresh connection (Basic auth). Through
  * the proxy it must not beat the per-connection cap (BANDWIDTH_KBPS), give or take 10%.
  */
-export async function probeBandwidth(host: string, caFile: string, repo: string, digest: string, size: number, user: string, password: string): Promise<number> {
+export async function probeBandwidth(host: string, caFile: string, repo: string, digest: string, size: number,
+  user: string, password: string): Promise<number> {
   const https = await import('https');
   const [hostname, port] = host.split(':');
   const ca = fs.readFileSync(caFile);

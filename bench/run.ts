@@ -433,8 +433,8 @@ async function main(): Promise<void> {
         }
       }
       if (cpuCap) {
-        const st = cpuCap.stat();
-        const d = (k: string) => (st[k] ?? 0) - (cpuStat0?.[k] ?? 0);
+        const cpuStat = cpuCap.stat();
+        const d = (k: string) => (cpuStat[k] ?? 0) - (cpuStat0?.[k] ?? 0);
         notes.push(`${condition}: the CPU cgroup was throttled in ${d('nr_throttled')} of ${d('nr_periods')} periods ` +
           `(${((d('throttled_time') || d('throttled_usec') * 1000) / 1e9).toFixed(1)} s throttled in all)`);
         w.cgroupProcs = undefined;
