@@ -15,8 +15,11 @@ export const TOOL = path.join(OUT, 'bin', 'benchtool');
 
 /** The copiers under test, and `floor`: the bare transfer (bench/tool/floor.go), a reference. */
 /** `base` is ours built at an earlier revision (BENCH_BASE), to compare two builds in one run. */
-export type CopierName = 'ours' | 'base' | 'upstream' | 'skopeo' | 'floor';
+/** `crane` (go-containerregistry) and `regctl` (regclient) are the Go peers: registry sources only. */
+export type CopierName = 'ours' | 'base' | 'upstream' | 'skopeo' | 'crane' | 'regctl' | 'floor';
 export const COPIERS: CopierName[] = ['ours', 'upstream', 'skopeo'];
+/** Peers that have no S3 source: they run only in the registry cases. */
+export const REGISTRY_ONLY_PEERS: CopierName[] = ['crane', 'regctl'];
 
 /** Where containers/image keeps its blob-info cache when running as root. */
 export const CONTAINERS_CACHE = '/var/lib/containers/cache';
@@ -66,6 +69,8 @@ export interface ExecResult extends Usage {
 /** One measured copy. */
 export interface Sample {
   case: string;
+  /** The condition it ran under (bench/conditions.ts); absent in results from before conditions: loopback. */
+  condition?: string;
   copier: CopierName;
   run: number;
   /** Exec to the CloudFormation response (handlers) or to exit (skopeo), ms. */
@@ -117,6 +122,13 @@ export interface World {
   home: string;
   user: string;
   password: string;
+  /** crane and regctl, and their scratch HOMEs (credentials, regctl's CA), set up by run.ts. */
+  craneBin?: string;
+  regctlBin?: string;
+  craneHome?: string;
+  regctlHome?: string;
+  /** Under a CPU cap: the cgroup.procs every copier process joins before it execs. */
+  cgroupProcs?: string;
 }
 
 const CLK_TCK = 100;
@@ -189,6 +201,7 @@ export function runHandler(w: World, bin: string, job: Job, r: HandlerRun): Prom
     timeoutSec: r.timeoutSec ?? 900,
     sandbox: true,
     masks: ['/var/lib/containers'],
+    cgroupProcs: w.cgroupProcs ?? '',
     pprofDir: r.pprofDir ?? '',
     log: r.log,
   });
@@ -209,6 +222,41 @@ export function runSkopeo(w: World, job: Job, log: string): Promise<ExecResult> 
     env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: w.home },
     sandbox: true,
     masks: ['/var/lib/containers'],
+    cgroupProcs: w.cgroupProcs ?? '',
+    log,
+    timeoutSec: 900,
+  });
+}
+
+/** `docker://host/repo:tag` -> `host/repo:tag` (crane and regctl take plain references). */
+function plainRef(ref: string): string {
+  if (!ref.startsWith('docker://')) throw new Error(`crane and regctl copy from registries only, not ${ref}`);
+  return ref.slice('docker://'.length);
+}
+
+/**
+ * crane copies an index whole unless --platform picks one image; it trusts the CA through
+ * SSL_CERT_FILE and reads credentials from $HOME/.docker/config.json (`crane auth login`).
+ * regctl copies an index whole unless --platform; its CA and credentials are in
+ * $HOME/.regctl/config.json (`regctl registry set --cacert`, `regctl registry login`).
+ * Neither gets --insecure or anything like it.
+ */
+export function peerArgs(w: World, copier: 'crane' | 'regctl', job: Job): string[] {
+  const platform = job.imageArch ? ['--platform', `linux/${job.imageArch}`] : [];
+  if (copier === 'crane') return [w.craneBin!, 'copy', ...platform, plainRef(job.src), job.dest];
+  return [w.regctlBin!, 'image', 'copy', ...platform, plainRef(job.src), job.dest];
+}
+
+export function runPeer(w: World, copier: 'crane' | 'regctl', job: Job, log: string): Promise<ExecResult> {
+  const env: Record<string, string> = copier === 'crane' ?
+    { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: w.craneHome!, SSL_CERT_FILE: w.caCert } :
+    { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: w.regctlHome! };
+  return tool<ExecResult>('exec', {
+    argv: peerArgs(w, copier, job),
+    env,
+    sandbox: true,
+    masks: ['/var/lib/containers'],
+    cgroupProcs: w.cgroupProcs ?? '',
     log,
     timeoutSec: 900,
   });
@@ -271,6 +319,9 @@ export async function measure(w: World, caseId: string, copier: CopierName, run:
   try {
     if (copier === 'skopeo') {
       const r = await runSkopeo(w, job, log);
+      Object.assign(sample, { wallMs: r.wallMs, cpuSec: r.cpuSec, maxRssKiB: r.maxRssKiB, tmpBytes: r.tmpPeakBytes, ok: true });
+    } else if (copier === 'crane' || copier === 'regctl') {
+      const r = await runPeer(w, copier, job, log);
       Object.assign(sample, { wallMs: r.wallMs, cpuSec: r.cpuSec, maxRssKiB: r.maxRssKiB, tmpBytes: r.tmpPeakBytes, ok: true });
     } else if (copier === 'floor') {
       const src = /^docker:\/\/([^/]+)\/(.+):([^:/]+)$/.exec(job.src);

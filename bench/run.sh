@@ -5,6 +5,8 @@
 # Takes about 10 minutes on 2 cores; knobs (BENCH_RUNS, BENCH_SCALE, BENCH_CASES, ...) are
 # described at the top of bench/run.ts. `BENCH_CASES=9 bash bench/run.sh` runs only case 9 (a copy
 # within one registry, with the cross-registry copy interleaved as its reference; ~2 minutes).
+# BENCH_CONDITIONS=loopback,lambda-cpu,lambda adds the Lambda-like conditions (0.29 vCPU cgroup quota,
+# alone, and with toxiproxy at 15 ms each way and 40 MB/s per connection) for cases 1, 2, 3, 5, 10.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -21,6 +23,9 @@ bash scripts/setup.sh
 export GOTOOLCHAIN=auto
 say "building the handler (lambda/build.sh)"
 bash lambda/build.sh
+
+# toxiproxy (the lambda condition's link), crane and regctl (peers), pinned, into .tools/bin.
+bash bench/install-tools.sh
 
 mkdir -p bench/out/bin
 say "building bench/tool"

@@ -42,6 +42,11 @@ type ImageSpec struct {
 		Path    string `json:"path"`
 		RepoTag string `json:"repoTag"`
 	} `json:"save"`
+	// SaveDocker25 also writes the image as `docker save` of Docker 25 and later does.
+	SaveDocker25 *struct {
+		Path    string `json:"path"`
+		RepoTag string `json:"repoTag"`
+	} `json:"saveDocker25"`
 }
 
 type layerFile struct {
@@ -62,6 +67,7 @@ type ImageResult struct {
 	Layers       []layerFile `json:"layers"`
 	Dir          string      `json:"dir"`
 	SavePath     string      `json:"savePath,omitempty"`
+	Docker25     *Docker25   `json:"docker25,omitempty"`
 }
 
 const (
@@ -86,6 +92,13 @@ func runImage(spec ImageSpec) (*ImageResult, error) {
 			return nil, err
 		}
 		img.SavePath = spec.Save.Path
+	}
+	if spec.SaveDocker25 != nil {
+		d, err := saveDocker25(img, spec.SaveDocker25.Path, spec.SaveDocker25.RepoTag)
+		if err != nil {
+			return nil, err
+		}
+		img.Docker25 = d
 	}
 	return img, nil
 }

@@ -29,6 +29,8 @@ type LambdaSpec struct {
 	Sandbox bool `json:"sandbox"`
 	// Masks are extra directories hidden behind empty tmpfs mounts (not counted).
 	Masks []string `json:"masks"`
+	// CgroupProcs: the process joins this cgroup.procs (a CPU quota) before it execs.
+	CgroupProcs string `json:"cgroupProcs"`
 	// Cold stops the process at its first poll of the Runtime API: no event is served.
 	Cold bool `json:"cold"`
 	// PprofDir, for the profiling build: BENCH_PPROF_DIR is set, and the process is
@@ -140,7 +142,7 @@ func runLambda(spec LambdaSpec) (*LambdaResult, error) {
 		sig = syscall.SIGUSR1
 	}
 	s.deadline = time.Now().Add(time.Duration(spec.TimeoutSec) * time.Second)
-	m, err := startMeasured([]string{spec.Bin}, env, spec.Sandbox, spec.Masks, spec.Log)
+	m, err := startMeasured([]string{spec.Bin}, env, spec.Sandbox, spec.Masks, spec.CgroupProcs, spec.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -273,9 +275,11 @@ type ExecSpec struct {
 	Env     map[string]string `json:"env"`
 	Sandbox bool              `json:"sandbox"`
 	// Masks are extra directories hidden behind empty tmpfs mounts (not counted).
-	Masks      []string `json:"masks"`
-	Log        string   `json:"log"`
-	TimeoutSec int      `json:"timeoutSec"`
+	Masks []string `json:"masks"`
+	// CgroupProcs: the process joins this cgroup.procs (a CPU quota) before it execs.
+	CgroupProcs string `json:"cgroupProcs"`
+	Log         string `json:"log"`
+	TimeoutSec  int    `json:"timeoutSec"`
 }
 
 // ExecResult is what one command run measured.
@@ -289,7 +293,7 @@ func runExec(spec ExecSpec) (*ExecResult, error) {
 	if spec.TimeoutSec == 0 {
 		spec.TimeoutSec = 900
 	}
-	m, err := startMeasured(spec.Argv, spec.Env, spec.Sandbox, spec.Masks, spec.Log)
+	m, err := startMeasured(spec.Argv, spec.Env, spec.Sandbox, spec.Masks, spec.CgroupProcs, spec.Log)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -48,8 +49,15 @@ type measured struct {
 }
 
 // startMeasured starts argv with env (nothing inherited). With sandbox, the process gets
-// private tmpfs mounts on /tmp and /var/tmp (and on each of masks) and TMPDIR=/tmp.
-func startMeasured(argv []string, env map[string]string, sandbox bool, masks []string, logFile string) (*measured, error) {
+// private tmpfs mounts on /tmp and /var/tmp (and on each of masks) and TMPDIR=/tmp. With
+// cgroupProcs (a cgroup's cgroup.procs file; needs sandbox), the launcher moves itself into
+// that cgroup before the exec, so the program and every thread and child it starts are held to
+// the cgroup's CPU quota from their first instruction, and nothing else is (the tool, the
+// registries).
+func startMeasured(argv []string, env map[string]string, sandbox bool, masks []string, cgroupProcs string, logFile string) (*measured, error) {
+	if cgroupProcs != "" && !sandbox {
+		return nil, errors.New("a cgroup needs the sandbox launcher")
+	}
 	bin, err := exec.LookPath(argv[0])
 	if err != nil {
 		return nil, err
@@ -66,7 +74,7 @@ func startMeasured(argv []string, env map[string]string, sandbox bool, masks []s
 		if err != nil {
 			return nil, err
 		}
-		args := []string{sandboxArg, strings.Join(masks, ","), bin}
+		args := []string{sandboxArg, strings.Join(masks, ","), cgroupProcs, bin}
 		args = append(args, argv[1:]...)
 		cmd = exec.Command(self, args...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Setpgid: true}
@@ -181,10 +189,16 @@ func exitText(ps *os.ProcessState, err error) string {
 	return fmt.Sprintf("exit %d", ps.ExitCode())
 }
 
-// sandboxChild runs in the new mount namespace: mount the tmpfs file systems, then exec.
+// sandboxChild runs in the new mount namespace: join the cgroup (if any), mount the tmpfs
+// file systems, then exec. args: masks, cgroup.procs path (or ""), program, its arguments.
 func sandboxChild(args []string) {
-	if len(args) < 2 {
+	if len(args) < 3 {
 		fail(errors.New("sandbox: no program"))
+	}
+	if args[1] != "" {
+		if err := os.WriteFile(args[1], []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			fail(fmt.Errorf("sandbox: joining cgroup %s: %w", args[1], err))
+		}
 	}
 	dirs := append([]string{}, sandboxDirs...)
 	if args[0] != "" {
@@ -199,7 +213,7 @@ func sandboxChild(args []string) {
 			fail(fmt.Errorf("sandbox: mounting tmpfs on %s: %w", d, err))
 		}
 	}
-	if err := syscall.Exec(args[1], args[1:], os.Environ()); err != nil {
-		fail(fmt.Errorf("sandbox: exec %s: %w", args[1], err))
+	if err := syscall.Exec(args[2], args[2:], os.Environ()); err != nil {
+		fail(fmt.Errorf("sandbox: exec %s: %w", args[2], err))
 	}
 }
