@@ -102,3 +102,21 @@ describe('every app upstream 4.2.65 synthesizes, ours synthesizes, with a warnin
     expect(warnings.filter(w => w.startsWith(warning))).toHaveLength(1);
   });
 });
+
+// The other half of the rule: what ours still refuses among upstream's props, upstream refuses too.
+describe('what ours refuses among upstream\'s props, upstream 4.2.65 refuses too', () => {
+  const upstream = loadUpstream() as Lib;
+
+  test.each<[string, PropsOf]>([
+    ['imageArch: []', () => ({ imageArch: [] })],
+    ['a duplicate imageArch', () => ({ imageArch: ['arm64', 'arm64'] })],
+    ['imageArch with copyImageIndex', () => ({ imageArch: ['arm64'], copyImageIndex: true })],
+    ['archImageTags without copyImageIndex', () => ({ archImageTags: { arm64: 'a' } })],
+    ['a token memoryLimit', (_lib, stack) => ({ memoryLimit: new CfnParameter(stack, 'Mem', { type: 'Number' }).valueAsNumber })],
+    ['no src', () => ({ src: undefined })],
+    ['no dest', () => ({ dest: undefined })],
+  ])('%s', (_name, propsOf) => {
+    expect(() => build(upstream, propsOf)).toThrow();
+    expect(() => build(ours, propsOf)).toThrow();
+  });
+});
