@@ -18,7 +18,7 @@ import { dependOnNamedRepositories } from './dependencies';
 import { singletonUuid } from './handler-identity';
 import { IImageName, ImageDirection } from './image-name';
 import { bindImage } from './permissions';
-import { validateArch, validateImageUri, validateRetryConfigs, validateTag } from './validate';
+import { PropWarning, archTagWarning, imageUriWarning, memoryWarning, retryWarnings, validateArch, validateTag } from './validate';
 
 export interface ECRDeploymentProps {
   /**
@@ -225,9 +225,9 @@ export class ECRDeployment extends Construct {
       const annotations = Annotations.of(this);
       // addWarningV2 (acknowledgeable) is newer than the oldest aws-cdk-lib this library supports.
       if (typeof annotations.addWarningV2 === 'function') {
-        annotations.addWarningV2('cdk-ecr-deployment:architecture', `ECRDeployment: ${w}`);
+        annotations.addWarningV2(`cdk-ecr-deployment:${w.id}`, w.message);
       } else {
-        annotations.addWarning(`ECRDeployment: ${w}`);
+        annotations.addWarning(w.message);
       }
     }
 
@@ -296,11 +296,18 @@ export class ECRDeployment extends Construct {
 }
 
 /**
- * Throws for props that can never deploy; returns warnings for what synthesizes with upstream
- * but may fail at deploy (architectures outside the known list).
+ * Throws where upstream 4.2.65 throws too, for props upstream does not have, and where the
+ * construct cannot be built; returns warnings for values of upstream's props that synthesize
+ * with upstream but that the handler (or Lambda) refuses at deploy time. Every app that
+ * synthesizes with upstream synthesizes with ours (issue 14); several imageArch values are a
+ * deliberate widening.
  */
-function validateProps(props: ECRDeploymentProps): string[] {
-  const warnings: string[] = [];
+function validateProps(props: ECRDeploymentProps): PropWarning[] {
+  const warnings: Array<PropWarning | undefined> = [];
+  const archWarning = (prop: string, a: string) => {
+    const w = validateArch(prop, a);
+    return w === undefined ? undefined : { id: 'architecture', message: `ECRDeployment: ${w}` };
+  };
   // Upstream v4's messages, kept word for word: users' tests match on them.
   if (props.imageArch && props.copyImageIndex) {
     throw new Error('imageArch and copyImageIndex cannot both be set');
@@ -312,12 +319,14 @@ function validateProps(props: ECRDeploymentProps): string[] {
     throw new Error('Can\'t use tokens when specifying "memoryLimit" since we use it to identify the singleton custom resource handler');
   }
 
+  // Upstream fails on these too (it reads props.dest.uri), and there is nothing to copy.
   if (!props.src || !props.dest) {
     throw new Error(`ECRDeployment: ${props.src ? 'dest' : 'src'}: an image is required`);
   }
-  validateImageUri('src', props.src.uri, { destination: false });
-  validateImageUri('dest', props.dest.uri, { destination: true });
+  warnings.push(imageUriWarning('src', props.src.uri, { destination: false }));
+  warnings.push(imageUriWarning('dest', props.dest.uri, { destination: true }));
   if (props.imageArch) {
+    // Upstream refuses any length but 1; several are our deliberate widening, none stays refused.
     if (props.imageArch.length === 0) {
       throw new Error('ECRDeployment: imageArch: must name at least one architecture; omit it for the default (amd64)');
     }
@@ -325,23 +334,25 @@ function validateProps(props: ECRDeploymentProps): string[] {
     const archs = props.imageArch.length === 1 && props.imageArch[0] === '' ? [] : props.imageArch;
     // The handler splits ImageArch at ',' and trims, so 'amd64, arm64' in one entry is two.
     archs.flatMap(a => (Token.isUnresolved(a) ? [a] : a.split(',').map(p => p.trim())))
-      .forEach(a => warnings.push(validateArch('imageArch', a) ?? ''));
+      .forEach(a => warnings.push(archWarning('imageArch', a)));
+    // Only reachable with two entries or more, which upstream refuses.
     if (new Set(props.imageArch).size !== props.imageArch.length) {
       throw new Error(`ECRDeployment: imageArch: duplicate architecture in ${JSON.stringify(props.imageArch)}`);
     }
   }
   for (const [arch, tag] of Object.entries(props.archImageTags ?? {})) {
-    warnings.push(validateArch('archImageTags', arch) ?? '');
-    validateTag('archImageTags', tag);
+    warnings.push(archWarning('archImageTags', arch));
+    warnings.push(archTagWarning(arch, tag));
   }
   if (props.retryConfigs) {
-    validateRetryConfigs(props.retryConfigs);
+    warnings.push(...retryWarnings(props.retryConfigs));
   }
+  // destTags is ours alone: no upstream app can hold a bad one, so it stays a synth-time error.
   (props.destTags ?? []).forEach(t => validateTag('destTags', t));
-  if (props.memoryLimit !== undefined && (props.memoryLimit < 128 || props.memoryLimit > 10240)) {
-    throw new Error(`ECRDeployment: memoryLimit: must be between 128 and 10240 MiB, got ${props.memoryLimit}`);
+  if (props.memoryLimit !== undefined) {
+    warnings.push(memoryWarning(props.memoryLimit));
   }
-  return warnings.filter(w => w !== '');
+  return warnings.filter((w): w is PropWarning => w !== undefined);
 }
 
 /**

@@ -154,6 +154,9 @@ const RETRY: readonly RetryField[] = RULES.retry.fields;
 /** The fields retryConfigs accepts. */
 export const RETRY_FIELDS: readonly string[] = RETRY.map(f => f.name);
 
+/** The defaults, for messages: `numAttempts 3, baseDelay 1, maxDelay 10`. */
+export const RETRY_DEFAULTS_TEXT = RETRY.map(f => `${f.name} ${f.default}`).join(', ');
+
 /**
  * Checks retryConfigs values (numbers): the field at fault and what is wrong, or undefined.
  * Missing fields take their defaults before the cross-field rules apply.

@@ -1,17 +1,20 @@
-// Bad input at synth time: every case throws from the ECRDeployment constructor, before
-// anything is added to the tree (so before any deploy), with an exact message fragment.
-// The run-time half (hand-sent properties, bad secrets, refused tokens, untrusted TLS, plain
-// HTTP) is test/e2e/faults/bad-input.e2e.ts.
+// Bad input at synth time. Every app that synthesizes with upstream 4.2.65 synthesizes with ours
+// (issue 14): a bad value of a prop upstream has synthesizes with a warning naming the prop (the
+// handler refuses it at deploy time: test/e2e/faults/bad-input.e2e.ts). Only what upstream
+// refuses too, props upstream does not have, and what cannot be built throw from the
+// ECRDeployment constructor, before anything is added to the tree. test/upstream-compat.test.ts
+// synthesizes the warned cases with upstream itself.
 import * as fs from 'fs';
 import * as path from 'path';
 import { App, Aws, CfnParameter, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { DockerImageName, ECRDeployment, ECRDeploymentProps, S3ArchiveName } from '../src';
 
 const ECR_DEST = `${Aws.ACCOUNT_ID}.dkr.ecr.${Aws.REGION}.amazonaws.com/my-repo:latest`;
 
 function newStack(): Stack {
-  return new Stack(new App(), 'BadInput', { env: { account: '123456789012', region: 'us-east-1' } });
+  // The handler asset (20 MiB) is not copied into each test's temp folder.
+  return new Stack(new App({ context: { 'aws:cdk:disable-asset-staging': true } }), 'BadInput', { env: { account: '123456789012', region: 'us-east-1' } });
 }
 
 function props(overrides: Partial<ECRDeploymentProps>): ECRDeploymentProps {
@@ -27,56 +30,91 @@ function expectRefused(stack: Stack, p: ECRDeploymentProps, fragment: string): v
   template.resourceCountIs('AWS::Lambda::Function', 0);
 }
 
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Synthesizes, with a warning on the deployment that starts with `fragment` (which names the
+ * prop) and says the deployment will fail, with the acknowledgeable id `cdk-ecr-deployment:<id>`.
+ */
+function expectWarned(stack: Stack, p: ECRDeploymentProps, fragment: string, id: string): void {
+  new ECRDeployment(stack, 'Deploy', p);
+  Template.fromStack(stack).resourceCountIs('Custom::CDKECRDeployment', 1);
+  Annotations.fromStack(stack).hasWarning('/BadInput/Deploy',
+    Match.stringLikeRegexp(`^${escapeRe(fragment)}.*The deployment will fail \\(.*\\); .*\\[ack: cdk-ecr-deployment:${escapeRe(id)}\\]$`));
+}
+
 const long = 'a'.repeat(129);
 
 describe('tokens where literals are required', () => {
-  test('memoryLimit', () => {
+  test('memoryLimit (upstream refuses it too)', () => {
     const stack = newStack();
     const mem = new CfnParameter(stack, 'Mem', { type: 'Number' }).valueAsNumber;
     expectRefused(stack, props({ memoryLimit: mem }), 'Can\'t use tokens when specifying "memoryLimit" since we use it to identify the singleton custom resource handler');
   });
 
-  test('retryConfigs value', () => {
+  test('retryConfigs value: synthesizes (as upstream) with a warning naming the prop', () => {
     const stack = newStack();
     const n = new CfnParameter(stack, 'Attempts', { type: 'Number' }).valueAsNumber;
-    expectRefused(stack, props({ retryConfigs: { numAttempts: n } }), 'ECRDeployment: retryConfigs: numAttempts must be a literal number, not a token');
+    expectWarned(stack, props({ retryConfigs: { numAttempts: n } }), 'ECRDeployment: retryConfigs: numAttempts must be a literal number, not a token', 'retryConfigs');
   });
 });
 
-describe('refused props', () => {
+describe('refused props: upstream refuses them too, upstream lacks the prop, or nothing can be built', () => {
   test.each<[string, Partial<ECRDeploymentProps>, string]>([
-    ['empty src', { src: new DockerImageName('') }, 'ECRDeployment: src: image uri "docker://" names no image'],
-    ['empty dest', { dest: new DockerImageName('') }, 'ECRDeployment: dest: image uri "docker://" names no image'],
     ['no src at all', { src: undefined as any }, 'ECRDeployment: src: an image is required'],
     ['no dest at all', { dest: undefined as any }, 'ECRDeployment: dest: an image is required'],
-    ['imageArch: []', { imageArch: [] }, 'ECRDeployment: imageArch: must name at least one architecture; omit it for the default (amd64)'],
-    ['retryConfigs negative', { retryConfigs: { baseDelay: -1 } }, 'ECRDeployment: retryConfigs: baseDelay must be a number of at least 0, got -1'],
-    ['retryConfigs fractional attempts', { retryConfigs: { numAttempts: 2.5 } }, 'ECRDeployment: retryConfigs: numAttempts must be a whole number, got 2.5'],
-    ['retryConfigs zero attempts', { retryConfigs: { numAttempts: 0 } }, 'ECRDeployment: retryConfigs: numAttempts must be a number of at least 1, got 0'],
-    ['retryConfigs base delay above the default maximum', { retryConfigs: { baseDelay: 20 } }, 'ECRDeployment: retryConfigs: baseDelay (20) must not exceed maxDelay (10)'],
-    ['retryConfigs unknown field', { retryConfigs: { retries: 3 } }, 'ECRDeployment: retryConfigs: unknown field "retries"; allowed: numAttempts, baseDelay, maxDelay'],
-    ['retryConfigs NaN', { retryConfigs: { maxDelay: NaN } }, 'ECRDeployment: retryConfigs: maxDelay must be a number of at least 0, got NaN'],
-    ['retryConfigs string value', { retryConfigs: { baseDelay: '1' as any } }, 'ECRDeployment: retryConfigs: baseDelay must be a number of at least 0, got "1"'],
-    ['a URI with spaces', { src: new DockerImageName('nginx: latest') }, 'ECRDeployment: src: image uri "docker://nginx: latest" contains white space'],
-    ['a URI with a tab', { dest: new DockerImageName('localhost:5000/repo:\tv1') }, 'ECRDeployment: dest: image uri "docker://localhost:5000/repo:\\tv1" contains white space'],
-    ['an upper-case repository name', { dest: new DockerImageName('localhost:5000/MyRepo:latest') },
-      'ECRDeployment: dest: invalid repository name in "docker://localhost:5000/MyRepo:latest": path component "MyRepo" must be lowercase'],
-    ['an upper-case Docker Hub name', { src: new DockerImageName('Library/Nginx') }, 'ECRDeployment: src: invalid repository name in "docker://Library/Nginx"'],
-    ['an s3:// destination', { dest: new S3ArchiveName('bucket/image.tar') },
-      'ECRDeployment: dest: the destination must be a registry image (docker://); an s3:// archive can only be a source'],
-    ['an over-long tag', { dest: new DockerImageName(`localhost:5000/repo:${long}`) }, `ECRDeployment: dest: invalid tag "${long}": a tag is 1 to 128 characters`],
-    ['a tag starting with "-"', { dest: new DockerImageName('localhost:5000/repo:-v1') }, 'ECRDeployment: dest: invalid tag "-v1"'],
-    ['an over-long destTags entry', { destTags: ['ok', long] }, `ECRDeployment: destTags: invalid tag "${long}"`],
-    ['an invalid digest', { src: new DockerImageName('nginx@sha256:1234') }, 'ECRDeployment: src: invalid digest in "docker://nginx@sha256:1234"'],
-    ['a destination with a tag and a digest', { dest: new DockerImageName(`localhost:5000/repo:v1@sha256:${'b'.repeat(64)}`) },
-      `ECRDeployment: dest: image uri "docker://localhost:5000/repo:v1@sha256:${'b'.repeat(64)}" has both a tag and a digest; give a tag or a digest, not both`],
-    ['an unknown transport', { src: { uri: 'ftp://example.com/app.tar' } }, 'ECRDeployment: src: unsupported image uri "ftp://example.com/app.tar"'],
-    ['an s3:// source without a key', { src: new S3ArchiveName('') }, 'ECRDeployment: src: image uri "s3://" names no image'],
+    ['imageArch: [] (upstream: "must contain exactly 1 element")', { imageArch: [] }, 'ECRDeployment: imageArch: must name at least one architecture; omit it for the default (amd64)'],
+    ['a duplicate imageArch (two entries: upstream refuses any)', { imageArch: ['arm64', 'arm64'] }, 'ECRDeployment: imageArch: duplicate architecture in ["arm64","arm64"]'],
+    ['an over-long destTags entry (upstream has no destTags)', { destTags: ['ok', long] }, `ECRDeployment: destTags: invalid tag "${long}"`],
+    ['a destTags entry with a space', { destTags: ['not ok'] }, 'ECRDeployment: destTags: invalid tag "not ok"'],
     ['imageArch with copyImageIndex', { imageArch: ['arm64'], copyImageIndex: true }, 'imageArch and copyImageIndex cannot both be set'],
     ['archImageTags without copyImageIndex', { archImageTags: { arm64: 'a' } }, 'archImageTags can only be specified when copyImageIndex is true'],
-    ['memoryLimit out of range', { memoryLimit: 20000 }, 'ECRDeployment: memoryLimit: must be between 128 and 10240 MiB, got 20000'],
   ])('%s', (_name, overrides, fragment) => {
     expectRefused(newStack(), props(overrides), fragment);
+  });
+});
+
+describe('synthesizes as with upstream, with a warning naming the prop (the handler refuses it at deploy time)', () => {
+  test.each<[string, Partial<ECRDeploymentProps>, string, string]>([
+    ['empty src', { src: new DockerImageName('') }, 'ECRDeployment: src: image uri "docker://" names no image', 'src'],
+    ['empty dest', { dest: new DockerImageName('') }, 'ECRDeployment: dest: image uri "docker://" names no image', 'dest'],
+    ['retryConfigs negative', { retryConfigs: { baseDelay: -1 } }, 'ECRDeployment: retryConfigs: baseDelay must be a number of at least 0, got -1', 'retryConfigs'],
+    ['retryConfigs fractional attempts', { retryConfigs: { numAttempts: 2.5 } }, 'ECRDeployment: retryConfigs: numAttempts must be a whole number, got 2.5', 'retryConfigs'],
+    ['retryConfigs zero attempts', { retryConfigs: { numAttempts: 0 } }, 'ECRDeployment: retryConfigs: numAttempts must be a number of at least 1, got 0', 'retryConfigs'],
+    ['retryConfigs base delay above the default maximum', { retryConfigs: { baseDelay: 20 } }, 'ECRDeployment: retryConfigs: baseDelay (20) must not exceed maxDelay (10)', 'retryConfigs'],
+    ['retryConfigs unknown field', { retryConfigs: { retries: 3 } }, 'ECRDeployment: retryConfigs: unknown field "retries"; allowed: numAttempts, baseDelay, maxDelay', 'retryConfigs'],
+    ['retryConfigs NaN', { retryConfigs: { maxDelay: NaN } }, 'ECRDeployment: retryConfigs: maxDelay must be a number of at least 0, got NaN', 'retryConfigs'],
+    ['retryConfigs string value', { retryConfigs: { baseDelay: '1' as any } }, 'ECRDeployment: retryConfigs: baseDelay must be a number of at least 0, got "1"', 'retryConfigs'],
+    ['a URI with spaces', { src: new DockerImageName('nginx: latest') }, 'ECRDeployment: src: image uri "docker://nginx: latest" contains white space', 'src'],
+    ['a URI with a tab', { dest: new DockerImageName('localhost:5000/repo:\tv1') }, 'ECRDeployment: dest: image uri "docker://localhost:5000/repo:\\tv1" contains white space', 'dest'],
+    ['an upper-case repository name', { dest: new DockerImageName('localhost:5000/MyRepo:latest') },
+      'ECRDeployment: dest: invalid repository name in "docker://localhost:5000/MyRepo:latest": path component "MyRepo" must be lowercase', 'dest'],
+    ['an upper-case Docker Hub name', { src: new DockerImageName('Library/Nginx') }, 'ECRDeployment: src: invalid repository name in "docker://Library/Nginx"', 'src'],
+    ['an s3:// destination', { dest: new S3ArchiveName('bucket/image.tar') },
+      'ECRDeployment: dest: the destination must be a registry image (docker://); an s3:// archive can only be a source', 'dest'],
+    ['an over-long tag', { dest: new DockerImageName(`localhost:5000/repo:${long}`) }, `ECRDeployment: dest: invalid tag "${long}": a tag is 1 to 128 characters`, 'dest'],
+    ['a tag starting with "-"', { dest: new DockerImageName('localhost:5000/repo:-v1') }, 'ECRDeployment: dest: invalid tag "-v1"', 'dest'],
+    ['an invalid digest', { src: new DockerImageName('nginx@sha256:1234') }, 'ECRDeployment: src: invalid digest in "docker://nginx@sha256:1234"', 'src'],
+    ['a destination with a tag and a digest', { dest: new DockerImageName(`localhost:5000/repo:v1@sha256:${'b'.repeat(64)}`) },
+      `ECRDeployment: dest: image uri "docker://localhost:5000/repo:v1@sha256:${'b'.repeat(64)}" has both a tag and a digest`, 'dest'],
+    ['an unknown transport', { src: { uri: 'ftp://example.com/app.tar' } }, 'ECRDeployment: src: unsupported image uri "ftp://example.com/app.tar"', 'src'],
+    ['an s3:// source without a key', { src: new S3ArchiveName('') }, 'ECRDeployment: src: image uri "s3://" names no image', 'src'],
+    ['an archImageTags tag with a space', { copyImageIndex: true, archImageTags: { arm64: 'not ok' } },
+      'ECRDeployment: archImageTags: invalid tag "not ok" for "arm64": a tag is 1 to 128 characters', 'archImageTags'],
+    ['memoryLimit above Lambda\'s range', { memoryLimit: 20000 }, 'ECRDeployment: memoryLimit: must be between 128 and 10240 MiB, got 20000', 'memoryLimit'],
+    ['memoryLimit below Lambda\'s range', { memoryLimit: 64 }, 'ECRDeployment: memoryLimit: must be between 128 and 10240 MiB, got 64', 'memoryLimit'],
+  ])('%s', (_name, overrides, fragment, id) => {
+    expectWarned(newStack(), props(overrides), fragment, id);
+  });
+
+  test('each problem gets its own warning, and a good deployment none', () => {
+    const stack = newStack();
+    new ECRDeployment(stack, 'Deploy', props({ src: new DockerImageName('nginx: latest'), retryConfigs: { retries: 1 }, memoryLimit: 64 }));
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.anyValue()).map(w => String(w.entry.data));
+    expect(warnings.map(w => /^ECRDeployment: (\w+):/.exec(w)?.[1]).sort()).toEqual(['memoryLimit', 'retryConfigs', 'src']);
+    const good = newStack();
+    new ECRDeployment(good, 'Deploy', props({ retryConfigs: { numAttempts: 5, baseDelay: 2, maxDelay: 20 }, memoryLimit: 1024 }));
+    expect(Annotations.fromStack(good).findWarning('*', Match.anyValue())).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-// Bad input at run time: properties the construct would have refused (sent as hand-edited
+// Bad input at run time: properties the construct warns about or refuses at synth time (sent as hand-edited
 // events, as any caller of the function could), unusable secrets, ECR tokens the registry or
 // the ECR API refuses, a registry whose certificate comes from an unknown CA, and a registry
 // that only speaks HTTP. Every case must give FAILED, before the function timeout, with a
@@ -10,6 +10,7 @@ import * as http from 'http';
 import * as net from 'net';
 import * as path from 'path';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Token } from 'aws-cdk-lib';
 import { expectFailedBeforeTimeout, expectNothingHalfWritten, FaultWorld, KiB } from './support';
 import { SynthResource, synthExample } from '../harness/driver';
 import { expectWellFormed } from '../harness/expect';
@@ -128,7 +129,7 @@ async function expectRejected(res: SynthResource, fragment: string, opts: {
 
 const longTag = 'a'.repeat(129);
 
-describe('properties the construct refuses at synth time, sent anyway', () => {
+describe('properties the construct warns about (or refuses) at synth time, sent anyway', () => {
   test.each<[string, (p: Record<string, any>) => void, string]>([
     ['empty SrcImage', p => { p.SrcImage = ''; }, 'SrcImage: is required'],
     ['empty DestImage', p => { p.DestImage = ''; }, 'DestImage: is required'],
@@ -143,6 +144,14 @@ describe('properties the construct refuses at synth time, sent anyway', () => {
     ['negative retry delay', p => { p.RetryConfigs = '{"baseDelay":-1}'; }, 'RetryConfigs: baseDelay must be a number of at least 0, got -1'],
     ['fractional numAttempts', p => { p.RetryConfigs = '{"numAttempts":2.5}'; }, 'RetryConfigs: numAttempts must be a whole number, got 2.5'],
     ['unknown retry field', p => { p.RetryConfigs = '{"attempts":3}'; }, 'RetryConfigs: unknown field "attempts"; allowed: numAttempts, baseDelay, maxDelay'],
+    // What upstream 4.2.65 synthesizes, ours synthesizes with a warning (issue 14); the handler refuses it.
+    ['baseDelay above the default maxDelay', p => { p.RetryConfigs = '{"baseDelay":20}'; }, 'RetryConfigs: baseDelay (20) must not exceed maxDelay (10)'],
+    ['a number token written by JSON.stringify', p => { p.RetryConfigs = JSON.stringify({ numAttempts: Token.asNumber({ resolve: () => 3 }) }); },
+      'RetryConfigs: numAttempts must be a number of at least 1'],
+    ['an invalid archImageTags tag', p => { p.CopyImageIndex = 'true'; p.ArchImageTags = '{"arm64":"not ok"}'; }, 'ArchImageTags: tag "not ok" for arm64 is not a valid tag'],
+    ['a destination with a tag and a digest', p => { p.DestImage = `docker://${ECR_HOST}/bad:v1@sha256:${'b'.repeat(64)}`; },
+      `DestImage: "docker://${ECR_HOST}/bad:v1@sha256:${'b'.repeat(64)}" has both a tag and a digest`],
+    ['a short digest', p => { p.SrcImage = 'docker://nginx@sha256:1234'; }, 'SrcImage: "nginx@sha256:1234" is not a valid image reference'],
     ['a space in the source URI', p => { p.SrcImage = 'docker://nginx: latest'; }, 'SrcImage: "docker://nginx: latest" contains whitespace'],
     ['an upper-case repository', p => { p.DestImage = `docker://${ECR_HOST}/MyApp:v1`; }, `DestImage: "${ECR_HOST}/MyApp:v1": repository names must be lowercase`],
     ['an s3:// destination', p => { p.DestImage = 's3://bucket/image.tar'; }, 'DestImage: "s3://bucket/image.tar" must start with docker://'],
