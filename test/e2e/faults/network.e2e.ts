@@ -279,7 +279,11 @@ test('Retry-After: 2 on the source manifest GET is kept: at least 2 s from each 
   await expectSurvived(c, '429 + Retry-After: 2, first 2 manifest GETs (waits kept)', [r], out, /Too many requests|retrying|Retry-After/);
 });
 
-test('Retry-After: 2 on the destination manifest PUT is kept: at least 2 s from each 429 to the next PUT of it', async () => {
+// containers/image cannot retry a request with a body, and its error keeps no header: a 429 on
+// a write reaches the handler without its Retry-After. README says so ("honouring Retry-After on
+// reads; a refused write backs off as below"): the write waits the retry policy's backoff, which
+// with the default 1 s base is 0.5-1 s before the second attempt and 1-2 s before the third.
+test('a 429 with Retry-After on the destination manifest PUT backs off by the retry policy (at least 0.5 s, then 1 s) and succeeds', async () => {
   const c = await newCase('f-retry-after-put');
   const r = rule('dest', {
     name: '429 Retry-After 2, manifest PUT',
@@ -293,8 +297,9 @@ test('Retry-After: 2 on the destination manifest PUT is kept: at least 2 s from 
   const waits = waitsAfter('dest', r.rule.name);
   if (process.env.E2E_VERBOSE) process.stdout.write(`waits after 429 + Retry-After: 2 (manifest PUT): ${waits.join(', ')} ms\n`);
   expect(waits).toHaveLength(2);
-  for (const ms of waits) expect(ms).toBeGreaterThanOrEqual(2000);
-  await expectSurvived(c, '429 + Retry-After: 2, first 2 manifest PUTs (waits kept)', [r], out, /"msg":"retrying"/);
+  expect(waits[0]).toBeGreaterThanOrEqual(500);
+  expect(waits[1]).toBeGreaterThanOrEqual(1000);
+  await expectSurvived(c, '429 + Retry-After: 2, first 2 manifest PUTs (policy backoff)', [r], out, /"msg":"retrying"/);
 });
 
 test('immutable tags (ECR\'s 400 TAG_INVALID on any PUT to an existing tag): a re-run Create and an Update with equal properties are both SUCCESS', async () => {
