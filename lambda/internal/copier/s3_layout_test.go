@@ -18,12 +18,10 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"go.podman.io/image/v5/types"
 
-	"github.com/cdk-ecr-deployment/handler/internal/awsenv"
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
 	"github.com/cdk-ecr-deployment/handler/internal/props"
 	"github.com/cdk-ecr-deployment/handler/internal/s3archive"
@@ -33,19 +31,7 @@ import (
 // putArchives stores objects in a new moto bucket and returns the S3 client factory.
 func putArchives(t *testing.T, bucket string, objects map[string][]byte) s3archive.ClientFor {
 	t.Helper()
-	ctx := context.Background()
-	client, err := awsenv.S3(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range objects {
-		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(k), Body: bytes.NewReader(v)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	client := testenv.S3Bucket(t, bucket, objects)
 	return func(context.Context, string) (s3archive.API, error) { return client, nil }
 }
 

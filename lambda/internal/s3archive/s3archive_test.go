@@ -16,7 +16,6 @@ import (
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/types"
 
-	"github.com/cdk-ecr-deployment/handler/internal/awsenv"
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
 	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )
@@ -46,20 +45,7 @@ func (c *countingAPI) GetObject(ctx context.Context, in *s3.GetObjectInput, o ..
 
 func setup(t *testing.T, bucket string, objects map[string][]byte) *countingAPI {
 	t.Helper()
-	ctx := context.Background()
-	client, err := awsenv.S3(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range objects {
-		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(k), Body: bytes.NewReader(v)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &countingAPI{API: client}
+	return &countingAPI{API: testenv.S3Bucket(t, bucket, objects)}
 }
 
 func open(t *testing.T, api API, name string) (types.ImageSource, error) {
