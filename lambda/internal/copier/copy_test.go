@@ -123,7 +123,7 @@ func TestCopyWholeIndexWithAttestationAndArchTags(t *testing.T) {
 	// The destination has a host:port registry, which upstream's arch-tag code broke on.
 	job := Job{
 		Src: imageRef(t, "docker://"+reg.host+"/src/multi:v1"), Dest: imageRef(t, "docker://"+reg.host+"/dst/multi:v1"),
-		CopyImageIndex: true, ArchTags: map[string]string{"amd64": "v1-amd64", "arm64": "v1-arm64"}, Retry: testRetry(),
+		CopyImageIndex: true, ArchTags: archTags("amd64", "v1-amd64", "arm64", "v1-arm64"), Retry: testRetry(),
 	}
 	res, err := c.Copy(context.Background(), job)
 	if err != nil {

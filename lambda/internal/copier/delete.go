@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/docker/reference"
@@ -24,8 +23,8 @@ type Owned struct {
 	Digest digest.Digest
 	// Tags are the destination tag and DestTags.
 	Tags []string
-	// ArchTags maps an architecture (as in ImageArch) to its tag.
-	ArchTags map[string]string
+	// ArchTags are the ArchImageTags entries: a platform of the index and its tag.
+	ArchTags []props.ArchTag
 	// Manifest claims the manifest itself: the destination was given by digest, so no tag
 	// names what was written.
 	Manifest bool
@@ -33,16 +32,6 @@ type Owned struct {
 
 func (o Owned) String() string {
 	return fmt.Sprintf("%s@%s (tags %v, arch tags %v)", reference.TrimNamed(o.Repo).String(), o.Digest, o.Tags, o.ArchTags)
-}
-
-// archList returns the arch tags in a stable order.
-func (o Owned) archList() []string {
-	archs := make([]string, 0, len(o.ArchTags))
-	for a := range o.ArchTags {
-		archs = append(archs, a)
-	}
-	slices.Sort(archs)
-	return archs
 }
 
 // DeleteJob removes what a resource owns.

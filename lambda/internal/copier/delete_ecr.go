@@ -18,6 +18,8 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
 
 // ECRAPI is the part of the ECR API used to remove tags.
@@ -55,8 +57,8 @@ type imageService interface {
 func deleteECR(ctx context.Context, svc imageService, o Owned) error {
 	repo := ecrRepositoryName(svc, o.Repo)
 	claimed := slices.Clone(o.Tags)
-	for _, a := range o.archList() {
-		claimed = append(claimed, o.ArchTags[a])
+	for _, at := range o.ArchTags {
+		claimed = append(claimed, at.Tag)
 	}
 	current, found, err := svc.tagDigests(ctx, repo, claimed)
 	if err != nil {
@@ -73,23 +75,22 @@ func deleteECR(ctx context.Context, svc imageService, o Owned) error {
 		}
 	}
 	if len(o.ArchTags) > 0 {
-		children, err := ecrChildren(ctx, svc, repo, o.Digest)
+		index, err := ecrIndex(ctx, svc, repo, o.Digest)
 		if err != nil {
 			return err
 		}
-		for _, a := range o.archList() {
-			t := o.ArchTags[a]
-			d, ok := current[t]
+		for _, at := range o.ArchTags {
+			d, ok := current[at.Tag]
 			if !ok {
 				continue
 			}
-			want, known := children[a]
+			want, known := childIn(index, at.Platform)
 			if !known {
 				slog.Info("keeping arch tag: its index is gone or unreadable, so it cannot be told apart from another image",
-					"tag", t, "arch", a, "index", o.Digest.String())
+					"tag", at.Tag, "arch", at.Arch, "index", o.Digest.String())
 				continue
 			}
-			untag = appendOwned(untag, t, d, want)
+			untag = appendOwned(untag, at.Tag, d, want)
 		}
 	}
 	for chunk := range slices.Chunk(untag, ecrBatchLimit) {
@@ -131,9 +132,9 @@ func appendOwned(list []string, t string, have, want digest.Digest) []string {
 	return append(list, t)
 }
 
-// ecrChildren maps the architectures of index d to their manifests; empty when d is gone,
-// is not an index, or the service cannot return manifests.
-func ecrChildren(ctx context.Context, svc imageService, repo string, d digest.Digest) (map[string]digest.Digest, error) {
+// ecrIndex reads index d; nil when d is gone, is not an index, or the service cannot return
+// manifests.
+func ecrIndex(ctx context.Context, svc imageService, repo string, d digest.Digest) (manifest.List, error) {
 	b, ok, err := svc.manifest(ctx, repo, d)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading %s@%s: %w", svc.name(), repo, d, err)
@@ -141,12 +142,11 @@ func ecrChildren(ctx context.Context, svc imageService, repo string, d digest.Di
 	if !ok {
 		return nil, nil
 	}
-	return childrenByArch(b)
+	return indexOf(b)
 }
 
-// childrenByArch maps each linux architecture (and arch/variant) of an index to its
-// manifest; a single image gives an empty map.
-func childrenByArch(b []byte) (map[string]digest.Digest, error) {
+// indexOf parses b as an index; nil for a single image.
+func indexOf(b []byte) (manifest.List, error) {
 	mt := manifest.GuessMIMEType(b)
 	if !manifest.MIMETypeIsMultiImage(mt) {
 		return nil, nil
@@ -155,21 +155,16 @@ func childrenByArch(b []byte) (map[string]digest.Digest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing an index: %w", err)
 	}
-	out := map[string]digest.Digest{}
-	for _, d := range list.Instances() {
-		inst, err := list.Instance(d)
-		if err != nil || inst.ReadOnly.Platform == nil || inst.ReadOnly.Platform.OS != "linux" {
-			continue
-		}
-		pl := inst.ReadOnly.Platform
-		if _, dup := out[pl.Architecture]; !dup {
-			out[pl.Architecture] = d
-		}
-		if pl.Variant != "" {
-			out[pl.Architecture+"/"+pl.Variant] = d
-		}
+	return list, nil
+}
+
+// childIn is the child of list for pl, matched as a copy matches it (matchPlatform); false
+// when list is nil.
+func childIn(list manifest.List, pl props.Platform) (digest.Digest, bool) {
+	if list == nil {
+		return "", false
 	}
-	return out, nil
+	return childFor(list, pl)
 }
 
 // ecrRepositoryName is the repository name the service's API takes.

@@ -59,17 +59,17 @@ func (c *Copier) deleteRegistry(ctx context.Context, sys *types.SystemContext, o
 		if err != nil {
 			return describe(err, "reading", "docker://"+pinned(o.Repo, o.Digest), "DestCreds")
 		}
-		var byArch map[string]digest.Digest
+		var index manifest.List
 		if top.found {
-			if byArch, err = childrenByArch(top.bytes); err != nil {
+			if index, err = indexOf(top.bytes); err != nil {
 				return err
 			}
 		}
-		for _, a := range o.archList() {
-			t := o.ArchTags[a]
-			want, known := byArch[a]
+		for _, at := range o.ArchTags {
+			t := at.Tag
+			want, known := childIn(index, at.Platform)
 			if !known {
-				slog.Info("keeping arch tag: its index is gone or unreadable", "tag", t, "arch", a, "index", o.Digest.String())
+				slog.Info("keeping arch tag: its index is gone or unreadable", "tag", t, "arch", at.Arch, "index", o.Digest.String())
 				continue
 			}
 			cur, err := read(t)

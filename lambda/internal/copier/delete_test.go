@@ -126,7 +126,7 @@ func TestDeleteRegistryArchTags(t *testing.T) {
 	reg.pushImage(t, "multi:v1-amd64", mustImage(t, reg, "multi@"+kids["linux/amd64"]))
 	reg.pushImage(t, "multi:v1-arm64", mustImage(t, reg, "multi@"+kids["linux/arm64/v8"]))
 	err := c.Delete(ctx, DeleteJob{Owned: Owned{Repo: named(t, reg.host+"/multi"), Digest: digest.Digest(idx.String()),
-		Tags: []string{"v1"}, ArchTags: map[string]string{"amd64": "v1-amd64", "arm64": "v1-arm64"}}})
+		Tags: []string{"v1"}, ArchTags: archTags("amd64", "v1-amd64", "arm64", "v1-arm64")}})
 	if err != nil {
 		t.Fatal(err)
 	}

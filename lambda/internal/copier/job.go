@@ -34,7 +34,7 @@ type Job struct {
 	Platforms []props.Platform
 	// CopyImageIndex copies a whole index, byte for byte (the CopyImageIndex property).
 	CopyImageIndex bool
-	ArchTags       map[string]string
+	ArchTags       []props.ArchTag
 	DestTags       []string
 	Retry          props.Retry
 	// Remove deletes tags that a failed copy wrote where there were none before (see

@@ -70,40 +70,31 @@ func FuzzManifestBytes(f *testing.F) {
 			mime = guessed
 		}
 
-		// childrenByArch.
-		children, err := childrenByArch(b)
+		// indexOf and childIn (how deletions find an arch tag's child).
+		list, err := indexOf(b)
 		if !manifest.MIMETypeIsMultiImage(guessed) {
-			if children != nil || err != nil {
-				t.Fatalf("childrenByArch of a %q: %v, %v", guessed, children, err)
+			if list != nil || err != nil {
+				t.Fatalf("indexOf of a %q: %v, %v", guessed, list, err)
 			}
+		} else if _, lerr := manifest.ListFromBlob(b, guessed); (err == nil) != (lerr == nil) {
+			t.Fatalf("indexOf: %v, ListFromBlob: %v", err, lerr)
 		} else if err == nil {
-			list, lerr := manifest.ListFromBlob(b, guessed)
-			if lerr != nil {
-				t.Fatalf("childrenByArch parsed what ListFromBlob refuses: %v", lerr)
-			}
-			// Every key ImageArch could name leads to the first linux child of that
-			// architecture (and variant, when the key has one).
-			for key, d := range children {
-				pl, perr := props.ParsePlatform(key)
-				if perr != nil || pl.String() != key {
-					continue // never asked for: ArchImageTags keys are validated platforms
+			// Each child's own platform leads to a child of that OS, architecture and variant.
+			for _, c := range list.Instances() {
+				inst, ierr := list.Instance(c)
+				if ierr != nil || inst.ReadOnly.Platform == nil || inst.ReadOnly.Platform.OS == "" {
+					continue
 				}
-				var first digest.Digest
-				for _, c := range list.Instances() {
-					inst, err := list.Instance(c)
-					if err != nil || inst.ReadOnly.Platform == nil || inst.ReadOnly.Platform.OS != "linux" ||
-						inst.ReadOnly.Platform.Architecture != pl.Arch || (pl.Variant != "" && inst.ReadOnly.Platform.Variant != pl.Variant) {
-						continue
-					}
-					if first == "" || pl.Variant != "" {
-						first = c
-					}
-					if pl.Variant == "" {
-						break
-					}
+				own := inst.ReadOnly.Platform
+				pl := props.Platform{OS: own.OS, Arch: own.Architecture, Variant: own.Variant}
+				d, ok := childIn(list, pl)
+				if !ok {
+					t.Fatalf("childIn found no child for %+v, which %s is", pl, c)
 				}
-				if d != first {
-					t.Fatalf("childrenByArch: %q -> %s, want %s", key, d, first)
+				got, gerr := list.Instance(d)
+				if gerr != nil || got.ReadOnly.Platform == nil || got.ReadOnly.Platform.OS != own.OS ||
+					got.ReadOnly.Platform.Architecture != own.Architecture || (own.Variant != "" && got.ReadOnly.Platform.Variant != own.Variant) {
+					t.Fatalf("childIn(%+v) = %s, another platform", pl, d)
 				}
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
 	"github.com/cdk-ecr-deployment/handler/internal/props"
@@ -54,21 +53,12 @@ func (c *Copier) putTags(ctx context.Context, destNamed reference.Named, dest *l
 		if err != nil {
 			return err
 		}
-		archs := make([]string, 0, len(job.ArchTags))
-		for a := range job.ArchTags {
-			archs = append(archs, a)
-		}
-		slices.Sort(archs)
-		for _, a := range archs {
-			pl, err := props.ParsePlatform(a)
-			if err != nil {
-				return fmt.Errorf("%w: ArchImageTags: %v", errs.ErrInvalidProperty, err)
-			}
-			d, ok := childFor(list, pl)
+		for _, at := range job.ArchTags {
+			d, ok := childFor(list, at.Platform)
 			if !ok {
-				return fmt.Errorf("%w: ArchImageTags: the index has no %s image (it has %s)", errs.ErrNotFound, pl.Full(), platformsOf(list))
+				return fmt.Errorf("%w: ArchImageTags: the index has no %s image (it has %s)", errs.ErrNotFound, at.Platform.Full(), platformsOf(list))
 			}
-			todo = append(todo, tagged{tag: job.ArchTags[a], digest: d, why: "arch " + a})
+			todo = append(todo, tagged{tag: at.Tag, digest: d, why: "arch " + at.Arch})
 		}
 	}
 	for _, t := range job.DestTags {

@@ -180,3 +180,16 @@ func TestSystemContextWritesNothing(t *testing.T) {
 		t.Error("TLS settings changed outside tests")
 	}
 }
+
+// archTags builds ArchImageTags entries from arch, tag pairs, as props parses them.
+func archTags(pairs ...string) []props.ArchTag {
+	var out []props.ArchTag
+	for i := 0; i+1 < len(pairs); i += 2 {
+		pl, err := props.ParsePlatform(pairs[i])
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, props.ArchTag{Arch: pairs[i], Platform: pl, Tag: pairs[i+1]})
+	}
+	return out
+}

@@ -216,17 +216,11 @@ func release(o copier.Owned, keep *props.Properties) (copier.Owned, error) {
 		return o, nil
 	}
 	named := slices.Clone(k.Tags)
-	for _, t := range k.ArchTags {
-		named = append(named, t)
+	for _, at := range k.ArchTags {
+		named = append(named, at.Tag)
 	}
 	o.Tags = slices.DeleteFunc(slices.Clone(o.Tags), func(t string) bool { return slices.Contains(named, t) })
-	arch := map[string]string{}
-	for a, t := range o.ArchTags {
-		if !slices.Contains(named, t) {
-			arch[a] = t
-		}
-	}
-	o.ArchTags = arch
+	o.ArchTags = slices.DeleteFunc(slices.Clone(o.ArchTags), func(at props.ArchTag) bool { return slices.Contains(named, at.Tag) })
 	// The manifest itself stays whenever the resource that lives on is in the same repository.
 	o.Manifest = false
 	return o, nil

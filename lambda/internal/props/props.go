@@ -43,7 +43,7 @@ type Properties struct {
 	// single architecture" (amd64, as upstream).
 	ImageArch      []Platform
 	CopyImageIndex bool
-	ArchImageTags  map[string]string // arch (as written by the user) -> tag
+	ArchImageTags  []ArchTag // sorted by Arch
 	Retry          Retry
 	DestTags       []string
 	RemovalPolicy  RemovalPolicy

@@ -178,9 +178,10 @@ func checkProperties(t *testing.T, p *Properties) {
 			t.Fatalf("duplicate platform %+v in %v", pl, p.ImageArch)
 		}
 	}
-	for arch, tag := range p.ArchImageTags {
-		if _, err := ParsePlatform(arch); err != nil || !tagPattern.MatchString(tag) {
-			t.Fatalf("bad arch tag %q=%q", arch, tag)
+	for i, at := range p.ArchImageTags {
+		pl, err := ParsePlatform(at.Arch)
+		if err != nil || pl != at.Platform || !tagPattern.MatchString(at.Tag) || (i > 0 && p.ArchImageTags[i-1].Arch >= at.Arch) {
+			t.Fatalf("bad or unsorted arch tag %+v in %+v", at, p.ArchImageTags)
 		}
 	}
 	for i, tag := range p.DestTags {
@@ -213,7 +214,11 @@ func toRaw(p *Properties) map[string]any {
 		raw["CopyImageIndex"] = "true"
 	}
 	if len(p.ArchImageTags) > 0 {
-		b, _ := json.Marshal(p.ArchImageTags)
+		m := map[string]string{}
+		for _, at := range p.ArchImageTags {
+			m[at.Arch] = at.Tag
+		}
+		b, _ := json.Marshal(m)
 		raw["ArchImageTags"] = string(b)
 	}
 	if p.Retry != DefaultRetry {

@@ -66,7 +66,8 @@ func TestGoodValues(t *testing.T) {
 		{"index bool", with("CopyImageIndex", true), func(p *Properties) bool { return p.CopyImageIndex }},
 		{"index false", with("CopyImageIndex", "false"), func(p *Properties) bool { return !p.CopyImageIndex }},
 		{"arch tags", with("CopyImageIndex", "true", "ArchImageTags", `{"amd64":"v1-amd64","arm64":"v1-arm64"}`), func(p *Properties) bool {
-			return p.ArchImageTags["arm64"] == "v1-arm64" && len(p.ArchImageTags) == 2
+			return len(p.ArchImageTags) == 2 && p.ArchImageTags[0] == ArchTag{Arch: "amd64", Platform: Platform{Arch: "amd64"}, Tag: "v1-amd64"} &&
+				p.ArchImageTags[1] == ArchTag{Arch: "arm64", Platform: Platform{Arch: "arm64"}, Tag: "v1-arm64"}
 		}},
 		{"retry", with("RetryConfigs", `{"numAttempts":5,"baseDelay":0.5,"maxDelay":"20"}`), func(p *Properties) bool {
 			return p.Retry == Retry{NumAttempts: 5, BaseDelay: 500 * time.Millisecond, MaxDelay: 20 * time.Second}
