@@ -119,6 +119,8 @@ test('R1. copyReferrers: cosign verify and oras discover succeed at the destinat
   expect({ code: verified.code, out: verified.code === 0 ? '' : verified.out }).toEqual({ code: 0, out: '' });
   const found = descriptors(JSON.parse(await mustTool('oras', ['discover', '--format', 'json', dest])));
   expect(found).toContainEqual(expect.objectContaining({ digest: sbomDigest, artifactType: SBOM_TYPE }));
+  // One referrer (the SBOM) and one cosign tag (.sig), as the handler logs them.
+  expect(w.rie.log()).toMatch(/"msg":"referrers copied","referrers":1,"cosign_tags":1,"listed_but_missing":0/);
   // The tag schema's index at the destination names the SBOM (docker-registry has no referrers API).
   const tagIndex = await ecr.getManifest('signed', image.digest.replace(':', '-'));
   expect(tagIndex.mediaType).toBe(MT.ociIndex);
