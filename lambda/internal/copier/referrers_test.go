@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -254,5 +254,36 @@ func TestDestManifestFormat(t *testing.T) {
 	}
 	if res2.Digest != res.Digest || dst.digestOfTag(t, "oci:1") != res.Digest {
 		t.Fatalf("re-run: digest %s (destination %s), want %s", res2.Digest, dst.digestOfTag(t, "oci:1"), res.Digest)
+	}
+}
+
+// With CopyImageIndex, the referrers of the index's children are copied too.
+func TestCopyReferrersOfIndexChildren(t *testing.T) {
+	src, dst := newDistRegistry(t), newDistRegistry(t)
+	top, kids := src.multiArch(t, "multi:1", []platformed{
+		{img: randomImage(t, 1), platform: linux("amd64", "")},
+		{img: randomImage(t, 1), platform: linux("arm64", "")},
+	})
+	child, err := v1.NewHash(kids["linux/arm64"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(src.ref(t, "multi@"+child.String()), src.remoteOpts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := sbomFor(t, v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size})
+	sbom := src.pushImage(t, "multi@"+mustDigest(t, sb).String(), sb)
+
+	res, err := dst.copier(t).Copy(context.Background(), Job{Src: imageRef(t, "docker://"+src.host+"/multi:1"), Dest: imageRef(t, "docker://"+dst.host+"/multi:1"),
+		CopyImageIndex: true, CopyReferrers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Digest != top.String() {
+		t.Fatalf("digest %s, want the index %s", res.Digest, top)
+	}
+	if got := referrersAt(t, dst, "multi", child); len(got) != 1 || got[0].Digest != sbom {
+		t.Fatalf("the arm64 child's referrers at the destination = %+v, want %s", got, sbom)
 	}
 }
