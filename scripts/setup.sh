@@ -44,6 +44,25 @@ else
   GOBIN="$ROOT/.tools/bin" go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
 fi
 
+# cosign and oras: the referrers end-to-end test (test/e2e/referrers.e2e.ts) signs, attaches and
+# verifies with the real tools. Pinned versions from the Go module proxy.
+COSIGN_VERSION=v2.6.5
+ORAS_VERSION=v1.3.6
+if [ -x .tools/bin/cosign ]; then
+  say "go: .tools/bin/cosign present"
+else
+  say "go: installing cosign@$COSIGN_VERSION into .tools/bin"
+  mkdir -p .tools/bin
+  GOBIN="$ROOT/.tools/bin" CGO_ENABLED=0 go install "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+fi
+if [ -x .tools/bin/oras ]; then
+  say "go: .tools/bin/oras present"
+else
+  say "go: installing oras@$ORAS_VERSION into .tools/bin"
+  mkdir -p .tools/bin
+  GOBIN="$ROOT/.tools/bin" CGO_ENABLED=0 go install "oras.land/oras/cmd/oras@$ORAS_VERSION"
+fi
+
 # --- npm -------------------------------------------------------------------------------------
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   say "npm: npm ci"

@@ -20,6 +20,16 @@ import { IImageName, ImageDirection } from './image-name';
 import { bindImage } from './permissions';
 import { PropWarning, archTagWarning, imageUriWarning, memoryWarning, retryWarnings, validateArch, validateTag } from './validate';
 
+/**
+ * A manifest format to write at the destination (`destManifestFormat`).
+ */
+export enum ManifestFormat {
+  /** OCI image manifests (`application/vnd.oci.image.manifest.v1+json`). */
+  OCI = 'oci',
+  /** Docker image manifests, schema 2 (`application/vnd.docker.distribution.manifest.v2+json`). */
+  DOCKER_V2S2 = 'v2s2',
+}
+
 export interface ECRDeploymentProps {
   /**
    * The source of the docker image.
@@ -67,6 +77,30 @@ export interface ECRDeploymentProps {
    * @default - no per-architecture tags
    */
   readonly archImageTags?: { [architecture: string]: string };
+
+  /**
+   * Whether to copy the OCI 1.1 referrers (signatures, SBOMs, attestations) of every copied
+   * manifest, and cosign's `sha256-<digest>.sig`, `.att` and `.sbom` tags.
+   *
+   * Referrers are read through the source's referrers API, or its referrers tag
+   * (`sha256-<digest>`) where it has none, and written the way the destination supports.
+   * An image without referrers copies as before; a referrer that exists but cannot be
+   * written fails the deployment. Needs a registry source, and cannot be combined with
+   * `destManifestFormat` (a converted image has a new digest, which the referrers do not name).
+   *
+   * @default false
+   */
+  readonly copyReferrers?: boolean;
+
+  /**
+   * Converts the image to this manifest format at the destination.
+   *
+   * The destination then holds a new manifest, so its digest (`imageDigest`) differs from
+   * the source's.
+   *
+   * @default - the source's manifest, byte for byte (same digest)
+   */
+  readonly destManifestFormat?: ManifestFormat;
 
   /**
    * Retry configuration to apply to when copying images such as the number of retry attempts,
@@ -271,6 +305,8 @@ export class ECRDeployment extends Construct {
         ...(props.retryConfigs ? { RetryConfigs: JSON.stringify(props.retryConfigs) } : {}),
         ...(props.destTags && props.destTags.length > 0 ? { DestTags: JSON.stringify(props.destTags) } : {}),
         ...(destroy ? { RemovalPolicy: 'destroy' } : {}),
+        ...(props.copyReferrers ? { CopyReferrers: true } : {}),
+        ...(props.destManifestFormat ? { DestManifestFormat: props.destManifestFormat } : {}),
       },
     });
     // A repository named by a literal string gives CloudFormation no reference to order by.
@@ -322,6 +358,13 @@ function validateProps(props: ECRDeploymentProps): PropWarning[] {
   // Upstream fails on these too (it reads props.dest.uri), and there is nothing to copy.
   if (!props.src || !props.dest) {
     throw new Error(`ECRDeployment: ${props.src ? 'dest' : 'src'}: an image is required`);
+  }
+  // copyReferrers and destManifestFormat are new props (upstream has neither): refused outright.
+  if (props.copyReferrers && props.destManifestFormat) {
+    throw new Error('ECRDeployment: copyReferrers: cannot be combined with destManifestFormat (a converted image gets a new digest, and signatures and referrers name the source\'s digest)');
+  }
+  if (props.copyReferrers && !Token.isUnresolved(props.src.uri) && !props.src.uri.startsWith('docker://')) {
+    throw new Error(`ECRDeployment: copyReferrers: needs a registry source (docker://), got ${props.src.uri}: archives carry no referrers`);
   }
   warnings.push(imageUriWarning('src', props.src.uri, { destination: false }));
   warnings.push(imageUriWarning('dest', props.dest.uri, { destination: true }));

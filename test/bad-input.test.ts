@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, Aws, CfnParameter, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { DockerImageName, ECRDeployment, ECRDeploymentProps, S3ArchiveName } from '../src';
+import { DockerImageName, ECRDeployment, ECRDeploymentProps, ManifestFormat, S3ArchiveName } from '../src';
 
 const ECR_DEST = `${Aws.ACCOUNT_ID}.dkr.ecr.${Aws.REGION}.amazonaws.com/my-repo:latest`;
 
@@ -69,6 +69,10 @@ describe('refused props: upstream refuses them too, upstream lacks the prop, or 
     ['a destTags entry with a space', { destTags: ['not ok'] }, 'ECRDeployment: destTags: invalid tag "not ok"'],
     ['imageArch with copyImageIndex', { imageArch: ['arm64'], copyImageIndex: true }, 'imageArch and copyImageIndex cannot both be set'],
     ['archImageTags without copyImageIndex', { archImageTags: { arm64: 'a' } }, 'archImageTags can only be specified when copyImageIndex is true'],
+    ['copyReferrers with destManifestFormat (new props)', { copyReferrers: true, destManifestFormat: ManifestFormat.OCI },
+      'ECRDeployment: copyReferrers: cannot be combined with destManifestFormat'],
+    ['copyReferrers from an s3:// archive', { copyReferrers: true, src: new S3ArchiveName('bucket/image.tar') },
+      'ECRDeployment: copyReferrers: needs a registry source (docker://), got s3://bucket/image.tar'],
   ])('%s', (_name, overrides, fragment) => {
     expectRefused(newStack(), props(overrides), fragment);
   });
@@ -142,7 +146,7 @@ describe('a source with a tag and a digest', () => {
 describe('TLS verification cannot be turned off by a resource property', () => {
   // ServiceTimeout is CloudFormation's (CustomResource serviceTimeout); the handler validates and ignores it.
   const ALLOWED = ['ServiceToken', 'ServiceTimeout', 'SrcImage', 'SrcCreds', 'DestImage', 'DestCreds', 'ImageArch', 'CopyImageIndex',
-    'ArchImageTags', 'RetryConfigs', 'DestTags', 'RemovalPolicy', 'SrcRoleArn', 'DestRoleArn'];
+    'ArchImageTags', 'RetryConfigs', 'DestTags', 'RemovalPolicy', 'SrcRoleArn', 'DestRoleArn', 'CopyReferrers', 'DestManifestFormat'];
 
   test('props that look like TLS switches are not synthesized into the resource', () => {
     const stack = newStack();

@@ -1,6 +1,6 @@
 import { App, Aws, CfnParameter, RemovalPolicy, Size, Stack, aws_ec2 as ec2, aws_ecr as ecr, aws_iam as iam, aws_kms as kms, aws_lambda as lambda, aws_logs as logs, aws_secretsmanager as sm } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { DockerImageName, ECRDeployment, ECRDeploymentProps, S3ArchiveName } from '../src';
+import { DockerImageName, ECRDeployment, ECRDeploymentProps, ManifestFormat, S3ArchiveName } from '../src';
 
 const ECR_DEST = `${Aws.ACCOUNT_ID}.dkr.ecr.${Aws.REGION}.amazonaws.com/my-repo:latest`;
 
@@ -170,6 +170,13 @@ describe('custom resource', () => {
     const { template } = deploy({ destTags: ['v1', 'stable'], removalPolicy: RemovalPolicy.DESTROY });
     template.hasResourceProperties('Custom::CDKECRDeployment', { DestTags: '["v1","stable"]', RemovalPolicy: 'destroy' });
     expect(deploy({ removalPolicy: RemovalPolicy.RETAIN }).template.toJSON()).not.toHaveProperty('Resources.DeployCustomResourceE6CC9AEA.Properties.RemovalPolicy');
+  });
+
+  test('copyReferrers and destManifestFormat are emitted only when set', () => {
+    deploy({ copyReferrers: true }).template.hasResourceProperties('Custom::CDKECRDeployment', { CopyReferrers: true, DestManifestFormat: Match.absent() });
+    deploy({ destManifestFormat: ManifestFormat.OCI }).template.hasResourceProperties('Custom::CDKECRDeployment', { DestManifestFormat: 'oci', CopyReferrers: Match.absent() });
+    deploy({ destManifestFormat: ManifestFormat.DOCKER_V2S2 }).template.hasResourceProperties('Custom::CDKECRDeployment', { DestManifestFormat: 'v2s2' });
+    deploy({ copyReferrers: false }).template.hasResourceProperties('Custom::CDKECRDeployment', { CopyReferrers: Match.absent() });
   });
 
   test('imageDigest and imageUri resolve through Fn::GetAtt', () => {

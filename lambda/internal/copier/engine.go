@@ -50,6 +50,7 @@ type sourceManifest struct {
 // engineFacts is everything the choice depends on.
 type engineFacts struct {
 	registrySource bool // docker:// source (archives are not)
+	forceFormat    bool // DestManifestFormat asks for a conversion
 	destByDigest   bool // the destination reference is name@digest
 	mode           mode
 	top            sourceManifest
@@ -79,6 +80,8 @@ type choice struct {
 func chooseEngine(f engineFacts) choice {
 	decline := func(why string) choice { return choice{engine: engineImage, reason: why} }
 	switch {
+	case f.forceFormat:
+		return decline("DestManifestFormat asks for a conversion")
 	case !f.registrySource:
 		return decline("the source is not a registry")
 	case f.destByDigest:
@@ -122,7 +125,8 @@ func chooseEngine(f engineFacts) choice {
 func (c *Copier) selectEngine(ctx context.Context, srcRef, destRef types.ImageReference, destSys *types.SystemContext, p plan) (choice, error) {
 	destNamed := destRef.DockerReference()
 	_, byDigest := destNamed.(reference.Digested)
-	f := engineFacts{registrySource: isRegistry(srcRef) && destNamed != nil, destByDigest: byDigest, mode: p.mode}
+	f := engineFacts{registrySource: isRegistry(srcRef) && destNamed != nil, destByDigest: byDigest, mode: p.mode,
+		forceFormat: p.format != ""}
 	d, err := manifest.Digest(p.top)
 	if err != nil {
 		return choice{}, err

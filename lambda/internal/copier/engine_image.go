@@ -27,7 +27,10 @@ func (c *Copier) imageOptions(srcRef types.ImageReference, srcSys, destSys *type
 		// Byte-for-byte copies keep the source digest; a failure to do so is
 		// an error rather than a silent rewrite. Archive sources and
 		// filtered indexes are new manifests by nature.
-		PreserveDigests: byteForByte(srcRef) && p.mode != modeFiltered,
+		// A forced format (DestManifestFormat) is a new manifest too.
+		PreserveDigests: byteForByte(srcRef) && p.mode != modeFiltered && p.format == "",
+		// "" keeps the source's manifest type.
+		ForceManifestMIMEType: p.format,
 		// copy.Image writes the filtered index and finds the children in place.
 		OptimizeDestinationImageAlreadyExists: childrenInPlace,
 	}

@@ -38,6 +38,7 @@ func TestChooseEngine(t *testing.T) {
 	}{
 		{"registry to registry", func(f engineFacts) engineFacts { return f }, engineDirect, "byte for byte"},
 		{"archive source", func(f engineFacts) engineFacts { f.registrySource = false; return f }, engineImage, "not a registry"},
+		{"forced format", func(f engineFacts) engineFacts { f.forceFormat = true; return f }, engineImage, "DestManifestFormat asks for a conversion"},
 		{"destination by digest", func(f engineFacts) engineFacts { f.destByDigest = true; return f }, engineImage, "by digest"},
 		{"foreign layers", func(f engineFacts) engineFacts { f.top, f.images = foreign, []sourceManifest{foreign}; return f }, engineImage, "foreign"},
 		{"schema 1 child", func(f engineFacts) engineFacts {

@@ -37,6 +37,12 @@ type Job struct {
 	ArchTags       []props.ArchTag
 	DestTags       []string
 	Retry          props.Retry
+	// CopyReferrers copies the OCI 1.1 referrers and cosign tags of every copied manifest
+	// (referrers.go).
+	CopyReferrers bool
+	// DestManifestFormat forces the destination manifest format ("oci" or "v2s2", see
+	// props.ManifestFormats); "" keeps the source's bytes.
+	DestManifestFormat string
 	// Remove deletes tags that a failed copy wrote where there were none before (see
 	// undo.go); it is Delete with the destination's clients. Nil leaves them.
 	Remove func(ctx context.Context, o Owned) error

@@ -8,6 +8,7 @@ import (
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
 	"github.com/cdk-ecr-deployment/handler/internal/props"
 	digest "github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/types"
 )
@@ -46,6 +47,8 @@ type plan struct {
 	wantConfig digest.Digest
 	// children are the index children to keep (modeFiltered).
 	children []digest.Digest
+	// format is the manifest type DestManifestFormat forces ("" keeps the source's).
+	format string
 
 	// src is the source, still open (the copy reuses its connection and login), with its
 	// top manifest; Copy closes it.
@@ -81,6 +84,7 @@ func (c *Copier) planCopy(ctx context.Context, srcRef types.ImageReference, srcS
 		return plan{}, err
 	}
 	p.src, p.top, p.topType = src, mb, mt
+	p.format = formatMIMEType(job.DestManifestFormat)
 	return p, nil
 }
 
@@ -142,6 +146,17 @@ func (c *Copier) planFor(ctx context.Context, src types.ImageSource, srcRef type
 	}
 }
 
+// formatMIMEType is the manifest MIME type of a DestManifestFormat value ("" for none).
+func formatMIMEType(format string) string {
+	switch format {
+	case "oci":
+		return imgspecv1.MediaTypeImageManifest
+	case "v2s2":
+		return manifest.DockerV2Schema2MediaType
+	}
+	return ""
+}
+
 // satisfiedBy reports whether the destination already holds what p asks
 // for, and its digest.
 func (p plan) satisfiedBy(have destManifest, byteForByte bool) (digest.Digest, bool) {
@@ -152,6 +167,12 @@ func (p plan) satisfiedBy(have destManifest, byteForByte bool) (digest.Digest, b
 	case modeSingle, modeImageIndex:
 		if have.digest == p.want {
 			return have.digest, true
+		}
+		if p.format != "" {
+			// A forced format is a new manifest, and the conversion rewrites the config
+			// too: nothing left to compare with. copy.Image runs again, finds the blobs in
+			// place and writes the same bytes (the conversion is deterministic).
+			return "", false
 		}
 		if p.mode == modeSingle && !byteForByte && p.wantConfig != "" && !manifest.MIMETypeIsMultiImage(have.mime) {
 			// Archive sources are recompressed on the way, so the manifest

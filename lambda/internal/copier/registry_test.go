@@ -44,9 +44,9 @@ type testRegistry struct {
 	auth string
 }
 
-func newRegistry(t *testing.T) *testRegistry {
+func newRegistry(t *testing.T, opts ...registry.Option) *testRegistry {
 	t.Helper()
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	reg := registry.New(append([]registry.Option{registry.Logger(log.New(io.Discard, "", 0))}, opts...)...)
 	tr := &testRegistry{}
 	tr.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tr.auth != "" {

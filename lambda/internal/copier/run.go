@@ -87,6 +87,15 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 	if err := c.putTags(ctx, destNamed, destLogin, job, digest.Digest(res.Digest), led); err != nil {
 		return Result{}, c.undo(ctx, destNamed, destSys, led, job.Remove, err)
 	}
+	if job.CopyReferrers {
+		// After the image and its tags: a referrer names a manifest that must be there.
+		// Also when nothing was copied: a signature may have been added since.
+		if srcNamed := srcRef.DockerReference(); srcNamed != nil && isRegistry(srcRef) {
+			if err := c.copyReferrers(ctx, srcNamed, destNamed, srcLogin, destLogin, job, copiedDigests(p, digest.Digest(res.Digest))); err != nil {
+				return Result{}, c.undo(ctx, destNamed, destSys, led, job.Remove, err)
+			}
+		}
+	}
 	slog.Info("copy finished", "src", display(srcRef), "dest", display(destRef), "digest", res.Digest,
 		"skipped", res.Skipped, "duration", time.Since(start).Round(time.Millisecond).String())
 	return res, nil

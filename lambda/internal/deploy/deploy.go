@@ -122,6 +122,7 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 		DestCreds: copier.Credentials{Current: destAuth, Relogin: d.Auth.Relogin(destRequest(p))},
 		Platforms: p.ImageArch, CopyImageIndex: p.CopyImageIndex,
 		ArchTags: p.ArchImageTags, DestTags: p.DestTags, Retry: p.Retry,
+		CopyReferrers: p.CopyReferrers, DestManifestFormat: p.DestManifestFormat,
 	}
 	job.Remove = func(ctx context.Context, o copier.Owned) error {
 		return d.Copier.Delete(ctx, copier.DeleteJob{

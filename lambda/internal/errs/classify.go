@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/smithy-go"
 	"github.com/docker/distribution/registry/api/errcode"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"go.podman.io/image/v5/docker"
 )
 
@@ -115,8 +116,20 @@ func unauthorizedType(err error) bool {
 			return true
 		}
 	}
+	if st := ggcrStatus(err); st == 401 || st == 403 {
+		return true
+	}
 	hs, ok := errors.AsType[docker.UnexpectedHTTPStatusError](err)
 	return ok && (hs.StatusCode == 401 || hs.StatusCode == 403)
+}
+
+// ggcrStatus is the HTTP status of a go-containerregistry error (the referrers copy talks
+// through it), 0 for none.
+func ggcrStatus(err error) int {
+	if te, ok := errors.AsType[*transport.Error](err); ok {
+		return te.StatusCode
+	}
+	return 0
 }
 
 func notFoundType(err error) bool {
@@ -130,6 +143,9 @@ func notFoundType(err error) bool {
 				return true
 			}
 		}
+	}
+	if ggcrStatus(err) == 404 {
+		return true
 	}
 	hs, ok := errors.AsType[docker.UnexpectedHTTPStatusError](err)
 	return ok && hs.StatusCode == 404
@@ -150,6 +166,9 @@ func transientType(err error) string {
 	}
 	if hs, ok := errors.AsType[docker.UnexpectedHTTPStatusError](err); ok && (hs.StatusCode == 429 || hs.StatusCode >= 500) {
 		return fmt.Sprintf("HTTP %d", hs.StatusCode)
+	}
+	if st := ggcrStatus(err); st == 429 || st >= 500 {
+		return fmt.Sprintf("HTTP %d", st)
 	}
 	if ae, ok := errors.AsType[smithy.APIError](err); ok {
 		switch ae.ErrorCode() {

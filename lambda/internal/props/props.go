@@ -47,6 +47,12 @@ type Properties struct {
 	Retry          Retry
 	DestTags       []string
 	RemovalPolicy  RemovalPolicy
+	// CopyReferrers copies the OCI 1.1 referrers (signatures, SBOMs, attestations) of every
+	// copied manifest, and cosign's sha256-<hex>.sig/.att/.sbom tags.
+	CopyReferrers bool
+	// DestManifestFormat forces the destination's manifest format: "" keeps the source's
+	// bytes, else one of ManifestFormats.
+	DestManifestFormat string
 
 	// Src and Dest are the registry names of SrcImage (nil unless docker://) and DestImage,
 	// parsed once here (names.go): later layers use them and never parse the strings again.
@@ -60,6 +66,10 @@ var known = rules.KnownProperties()
 // ServiceTimeout (how long CloudFormation waits for the answer) is validated all the same,
 // so a typo in it fails like any other bad value.
 var ignored = rules.IgnoredProperties()
+
+// ManifestFormats are the values of DestManifestFormat (skopeo's --format names): OCI image
+// manifests, and Docker schema 2.
+var ManifestFormats = []string{"oci", "v2s2"}
 
 func invalid(prop, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", errs.ErrInvalidProperty, prop, fmt.Sprintf(format, args...))
@@ -127,6 +137,15 @@ func Parse(raw map[string]any) (*Properties, error) {
 	if p.RemovalPolicy, err = parseRemovalPolicy(raw["RemovalPolicy"]); err != nil {
 		return nil, err
 	}
+	if p.CopyReferrers, err = parseBool(raw, "CopyReferrers"); err != nil {
+		return nil, err
+	}
+	if p.DestManifestFormat, err = optionalString(raw, "DestManifestFormat"); err != nil {
+		return nil, err
+	}
+	if p.DestManifestFormat != "" && !slices.Contains(ManifestFormats, p.DestManifestFormat) {
+		return nil, invalid("DestManifestFormat", "must be one of %s, got %q", strings.Join(ManifestFormats, ", "), p.DestManifestFormat)
+	}
 
 	// Same rules as the construct enforces at synth time, repeated here
 	// because the handler can be invoked with hand-written properties.
@@ -135,6 +154,13 @@ func Parse(raw map[string]any) (*Properties, error) {
 	}
 	if len(p.ArchImageTags) > 0 && !p.CopyImageIndex {
 		return nil, invalid("ArchImageTags", "requires CopyImageIndex to be true")
+	}
+	if p.CopyReferrers && p.DestManifestFormat != "" {
+		// A converted manifest has a new digest: the source's referrers name the old one.
+		return nil, invalid("CopyReferrers", "cannot be combined with DestManifestFormat (a converted manifest gets a new digest, and signatures and referrers name the source's digest)")
+	}
+	if p.CopyReferrers && !strings.HasPrefix(p.SrcImage, "docker://") {
+		return nil, invalid("CopyReferrers", "needs a registry source (docker://): archives carry no referrers")
 	}
 	if err := p.parseNames(); err != nil {
 		return nil, err

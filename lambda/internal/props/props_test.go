@@ -65,6 +65,10 @@ func TestGoodValues(t *testing.T) {
 		{"index string", with("CopyImageIndex", "true"), func(p *Properties) bool { return p.CopyImageIndex }},
 		{"index bool", with("CopyImageIndex", true), func(p *Properties) bool { return p.CopyImageIndex }},
 		{"index false", with("CopyImageIndex", "false"), func(p *Properties) bool { return !p.CopyImageIndex }},
+		{"referrers", with("CopyReferrers", "true"), func(p *Properties) bool { return p.CopyReferrers && p.DestManifestFormat == "" }},
+		{"referrers off by default", with(), func(p *Properties) bool { return !p.CopyReferrers }},
+		{"format oci", with("DestManifestFormat", "oci"), func(p *Properties) bool { return p.DestManifestFormat == "oci" }},
+		{"format v2s2", with("DestManifestFormat", "v2s2"), func(p *Properties) bool { return p.DestManifestFormat == "v2s2" }},
 		{"arch tags", with("CopyImageIndex", "true", "ArchImageTags", `{"amd64":"v1-amd64","arm64":"v1-arm64"}`), func(p *Properties) bool {
 			return len(p.ArchImageTags) == 2 && p.ArchImageTags[0] == ArchTag{Arch: "amd64", Platform: Platform{Arch: "amd64"}, Tag: "v1-amd64"} &&
 				p.ArchImageTags[1] == ArchTag{Arch: "arm64", Platform: Platform{Arch: "arm64"}, Tag: "v1-arm64"}
@@ -121,6 +125,9 @@ func TestBadValues(t *testing.T) {
 		{with("ImageArch", `["amd64",`), []string{"ImageArch", "JSON"}},
 		{with("ImageArch", true), []string{"ImageArch", "string or a list"}},
 		{with("CopyImageIndex", "yes"), []string{"CopyImageIndex", `"true" or "false"`}},
+		{with("CopyReferrers", "yes"), []string{"CopyReferrers", `"true" or "false"`}},
+		{with("DestManifestFormat", "docker"), []string{"DestManifestFormat", "oci, v2s2", `"docker"`}},
+		{with("CopyReferrers", "true", "DestManifestFormat", "oci"), []string{"CopyReferrers", "cannot be combined with DestManifestFormat"}},
 		{with("CopyImageIndex", "true", "ImageArch", "arm64"), []string{"ImageArch", "CopyImageIndex"}},
 		{with("ArchImageTags", `{"amd64":"x"}`), []string{"ArchImageTags", "requires CopyImageIndex"}},
 		{with("CopyImageIndex", "true", "ArchImageTags", `{"amd64":"-bad"}`), []string{"ArchImageTags", `"-bad"`}},
