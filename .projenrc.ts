@@ -127,8 +127,9 @@ project.postCompileTask.exec('jsii-rosetta extract --strict');
 
 project.addTask('e2e', {
   description: 'End-to-end tests: the built bootstrap under the Lambda RIE against local registries and moto',
-  // --forceExit: every suite stops its servers in afterAll; a stray handle must not hang CI.
-  exec: 'jest --config test/e2e/jest.config.json --runInBand --forceExit',
+  // No --forceExit: every suite closes what it opened, and test/e2e/environment.ts fails a
+  // suite that left a harness server or process open; --detectOpenHandles names any other handle.
+  exec: 'jest --config test/e2e/jest.config.json --runInBand --detectOpenHandles',
   receiveArgs: true,
 });
 
