@@ -79,6 +79,10 @@ func Retryable(err error) (bool, string) {
 		return true, "connection closed"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return true, "unexpected EOF"
+	case errors.Is(err, io.EOF):
+		// The server closed the connection before answering: a registry restarting, or one
+		// behind a load balancer that drops a kept-alive connection (Go's net/http: `Post "...": EOF`).
+		return true, "connection closed before an answer (EOF)"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

@@ -7,8 +7,8 @@
 // Figures are printed (and written to $E2E_LOAD_REPORT when set) for bench/load.md.
 import * as fs from 'fs';
 import { CustomResource, Outcome, synthExample } from '../harness/driver';
-import { expectCopied, expectNothingHalfWritten, MiB } from '../harness/expect';
-import { pushImage, PushedManifest } from '../harness/images';
+import { expectCopied, expectNothingHalfWritten, KiB, MiB } from '../harness/expect';
+import { pushImage, PushedManifest, randomLayer } from '../harness/images';
 import { ECR_HOST } from '../harness/pki';
 import { Rie } from '../harness/rie';
 import { World } from '../harness/world';
@@ -128,5 +128,40 @@ test(`${N} deployments in parallel (${N} sandboxes), then the same ${N} in seque
   // Each throttled PUT was retried by the handler (visible in its log) and then succeeded.
   expect(parallel.manifestPuts).toBe(N);
   if (parallel.throttled > 0) expect(retriedAfter429).toBeGreaterThan(0);
+  expect(fw.leaks()).toEqual([]);
+});
+
+test(`${N} deployments in parallel into ONE repository, sharing a base layer (upload and mount races): all succeed, every manifest complete`, async () => {
+  // Half the sources are on the hub (the shared layer is uploaded by whichever copy gets there
+  // first, the others race it), half in another repository of the destination registry itself
+  // (the shared layer is mounted, racing the uploads of the same blob).
+  const base = randomLayer(1 * MiB);
+  const hub = fw.hubClient();
+  const ecr = fw.ecrClient();
+  const srcs: { src: string; image: PushedManifest }[] = [];
+  for (let i = 0; i < N; i++) {
+    const onHub = i % 2 === 0;
+    const image = await pushImage(onHub ? hub : ecr, onHub ? `library/shared-${i}` : 'shared-src', onHub ? 'v1' : `s${i}`, { arch: 'amd64', layerSizes: [64 * KiB], baseLayers: [base] });
+    srcs.push({ src: onHub ? `${fw.hub.host}/library/shared-${i}:v1` : `${ECR_HOST}/shared-src:s${i}`, image });
+  }
+  const [res] = await synthExample('docker-image-asset', { src: srcs[0].src, dest: `${ECR_HOST}/shared:t0` });
+  const ries = fw.ries.map(r => r.rie).slice(0, N);
+  while (ries.length < N) ries.push(await fw.newRie({ timeoutSeconds: TIMEOUT, name: `shared-${ries.length}` }));
+  fw.ecr.markLog();
+  const outs = await Promise.all(srcs.map((s, i) => fw.resource(res, p => {
+    p.SrcImage = `docker://${s.src}`;
+    p.DestImage = `docker://${ECR_HOST}/shared:t${i}`;
+  }, ries[i]).create()));
+  const log = fw.ecr.accessLog();
+  const baseUploads = log.filter(e => e.method === 'PUT' && e.status === 201 && /\/v2\/shared\/blobs\/uploads\//.test(e.path) && e.path.includes(base.digest.slice(7))).length;
+  const baseMounts = log.filter(e => e.method === 'POST' && e.status === 201 && /\/v2\/shared\/blobs\/uploads\/\?.*mount=/.test(e.path) && e.path.includes(base.digest.slice(7))).length;
+  for (let i = 0; i < N; i++) {
+    await expectCopied(outs[i], ecr, ECR_HOST, 'shared', `t${i}`, srcs[i].image.digest);
+    expect(await expectNothingHalfWritten(ecr, 'shared', `t${i}`)).toBe('complete');
+  }
+  expect(Object.keys(await ecr.tagDigests('shared')).sort()).toEqual(srcs.map((_, i) => `t${i}`).sort());
+  process.stdout.write(`\nshared-repository race: ${N} SUCCESS; the shared 1 MiB layer was uploaded ${baseUploads} time(s) and mounted ${baseMounts} time(s) into it\n`);
+  // The shared layer did reach the repository, by upload or by mount, at least once.
+  expect(baseUploads + baseMounts).toBeGreaterThan(0);
   expect(fw.leaks()).toEqual([]);
 });
