@@ -475,7 +475,7 @@ func (c *Copier) copyImage(ctx context.Context, srcRef, destRef types.ImageRefer
 		return errors.Join(err, prog.stop())
 	}))
 	if err != nil {
-		return "", describe(err, "copying", display(srcRef)+" to "+display(destRef), "")
+		return "", refusedMidCopy(describe(err, "copying", display(srcRef)+" to "+display(destRef), ""))
 	}
 	if direct == directDone {
 		return done, nil
@@ -553,7 +553,7 @@ func (c *Copier) putTags(ctx context.Context, destNamed reference.Named, sys *ty
 		return err
 	}))
 	if err != nil {
-		return describe(err, "reading", "docker://"+pinned(destNamed, top), "DestCreds")
+		return refusedMidCopy(describe(err, "reading", "docker://"+pinned(destNamed, top), "DestCreds"))
 	}
 	if !topManifest.found {
 		return fmt.Errorf("%w: docker://%s vanished right after the copy", errs.ErrNotFound, pinned(destNamed, top))
@@ -588,7 +588,7 @@ func (c *Copier) putTags(ctx context.Context, destNamed reference.Named, sys *ty
 		if err := withRetry(ctx, job.Retry, "tagging "+t.tag, stallGuard(reference.Domain(destNamed), func(ctx context.Context) error {
 			return c.putTag(ctx, destNamed, sys, t, led)
 		})); err != nil {
-			return describe(err, "tagging", "docker://"+reference.TrimNamed(destNamed).String()+":"+t.tag, "DestCreds")
+			return refusedMidCopy(describe(err, "tagging", "docker://"+reference.TrimNamed(destNamed).String()+":"+t.tag, "DestCreds"))
 		}
 	}
 	return nil

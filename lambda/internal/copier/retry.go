@@ -140,6 +140,26 @@ func withRetry(ctx context.Context, r props.Retry, what string, fn func(context.
 	}
 }
 
+// ErrRefusedMidCopy marks an authorization failure that came once the copy was under way,
+// after both registries had accepted the credentials (an ECR token or a bearer token that
+// expired during a long copy): a new login can succeed where the same credentials cannot.
+// Failures before that (a wrong password) are never marked, so they are never retried.
+var ErrRefusedMidCopy = errors.New("credentials refused once the copy was under way")
+
+// midCopy carries ErrRefusedMidCopy without changing the message.
+type midCopy struct{ error }
+
+func (m midCopy) Unwrap() error      { return m.error }
+func (midCopy) Is(target error) bool { return target == ErrRefusedMidCopy }
+
+// refusedMidCopy marks err when it is an authorization failure (see ErrRefusedMidCopy).
+func refusedMidCopy(err error) error {
+	if err != nil && errors.Is(err, errs.ErrUnauthorized) {
+		return midCopy{err}
+	}
+	return err
+}
+
 func isUnauthorized(err error) bool {
 	if errors.As(err, new(docker.ErrUnauthorizedForCredentials)) {
 		return true

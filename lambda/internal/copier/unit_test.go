@@ -187,3 +187,18 @@ func TestSystemContextWritesNothing(t *testing.T) {
 		t.Error("TLS settings changed outside tests")
 	}
 }
+
+// An authorization failure once the copy is under way is marked for one new login (an expired
+// token), without changing its message; other failures are not marked.
+func TestRefusedMidCopy(t *testing.T) {
+	refused := fmt.Errorf("%w copying a to b: check the credentials: denied", errs.ErrUnauthorized)
+	marked := refusedMidCopy(refused)
+	if !errors.Is(marked, ErrRefusedMidCopy) || !errors.Is(marked, errs.ErrUnauthorized) || marked.Error() != refused.Error() {
+		t.Fatalf("refusedMidCopy(%v) = %v: want it marked, still unauthorized, same message", refused, marked)
+	}
+	for _, err := range []error{nil, errors.New("copying a to b: EOF"), fmt.Errorf("%w: gone", errs.ErrNotFound)} {
+		if got := refusedMidCopy(err); errors.Is(got, ErrRefusedMidCopy) {
+			t.Errorf("refusedMidCopy(%v) is marked", err)
+		}
+	}
+}

@@ -18,7 +18,6 @@ import (
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
 	cfnh "github.com/cdk-ecr-deployment/handler/internal/cfn"
 	"github.com/cdk-ecr-deployment/handler/internal/copier"
-	"github.com/cdk-ecr-deployment/handler/internal/errs"
 	"github.com/cdk-ecr-deployment/handler/internal/logging"
 	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
@@ -110,15 +109,14 @@ func (d *Deployer) copy(ctx context.Context, p *props.Properties) (copier.Result
 		job.SrcAuthFallback = func() (*auth.Credentials, error) { return d.Auth.ECRPublicToken(ctx) }
 	}
 	res, err := d.Copier.Copy(ctx, job)
-	if err == nil || !errors.Is(err, errs.ErrUnauthorized) || ctx.Err() != nil {
+	if err == nil || !errors.Is(err, copier.ErrRefusedMidCopy) || ctx.Err() != nil {
 		return res, err
 	}
 	// Tokens expire: an ECR login lasts 12 hours, a registry's bearer token minutes (and
 	// containers/image trusts one for at least 60 s, whatever the registry says). A copy that
-	// outlives one is refused half-way. So credentials are resolved again (a new
-	// GetAuthorizationToken; new clients fetch new bearer tokens) and the copy runs once more;
-	// blobs already written are found there and not sent again. Wrong credentials fail the
-	// same way twice.
+	// outlives one is refused half-way, after both registries had accepted it. So credentials
+	// are resolved again (a new GetAuthorizationToken; new clients fetch new bearer tokens) and
+	// the copy runs once more; blobs already written are found there and not sent again.
 	slog.Warn("credentials refused during the copy; logging in again and copying once more", "error", logging.Redact(err.Error()))
 	if job.SrcAuth, err = d.Auth.Resolve(ctx, auth.Request{Creds: p.SrcCreds, Property: "SrcCreds", Host: srcHost, Role: auth.Source}); err != nil {
 		return copier.Result{}, err
