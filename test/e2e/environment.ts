@@ -50,6 +50,10 @@ export default class E2eEnvironment extends NodeEnvironment {
       if (extra.length === 0) return;
       await new Promise(r => setTimeout(r, 100));
     }
-    state.unhandledErrors.push(new Error(`the suite left resources that keep Node running: ${extra.join(', ')} (run it with --detectOpenHandles to see where they were opened)`));
+    // Name the sockets' ends too: the port says which server of the suite it was talking to.
+    const ends = ((process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles())
+      .filter((h): h is import('net').Socket => !!h && (h as { constructor?: { name?: string } }).constructor?.name === 'Socket' && (h as import('net').Socket).remotePort !== undefined)
+      .map(sk => `${sk.localAddress}:${sk.localPort} -> ${sk.remoteAddress}:${sk.remotePort}`);
+    state.unhandledErrors.push(new Error(`the suite left resources that keep Node running: ${extra.join(', ')}${ends.length ? ` (sockets: ${ends.join('; ')})` : ''} (run it with --detectOpenHandles to see where they were opened)`));
   }
 }
