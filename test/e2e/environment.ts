@@ -1,5 +1,5 @@
 // The e2e test environment: Node's, plus two checks once a suite has finished (after its own
-// afterAll hooks), so that the e2e task needs no --forceExit:
+// afterAll hooks), so that --forceExit hides nothing (see .projenrc.ts for why the task still has it):
 // - every server and child process the harness opened (test/e2e/harness/handles.ts) must be
 //   closed by then; anything left fails the suite, named, and is then closed here so that jest
 //   can still exit;

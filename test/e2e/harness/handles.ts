@@ -2,8 +2,7 @@
 // with and child processes it starts. Each is registered when opened and forgotten when it has
 // really closed (a server's 'close' event, a process's exit). test/e2e/environment.ts reads
 // this list once the suite's own afterAll hooks have run, fails the suite when anything is
-// still open, naming it, and then closes it (so jest can still exit); the e2e task needs no
-// --forceExit.
+// still open, naming it, and then closes it (so jest can still exit).
 import * as net from 'net';
 
 /** Kept on globalThis: the test environment reads it from outside the module registry. */
