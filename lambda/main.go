@@ -3,7 +3,10 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"runtime"
 
+	awscfn "github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/cdk-ecr-deployment/handler/internal/auth"
@@ -29,5 +32,11 @@ func main() {
 			return awsenv.ECRPublic(ctx)
 		},
 	}
-	lambda.Start(customresource.New(d.Run, deploy.ProvisionalID).Handle)
+	h := customresource.New(d.Run, deploy.ProvisionalID)
+	lambda.Start(func(ctx context.Context, ev awscfn.Event) error {
+		// Logged once the response is sent: the soak test (test/e2e/soak.e2e.ts) checks that
+		// goroutines do not pile up from one warm invocation to the next.
+		defer func() { slog.Debug("invocation done", "goroutines", runtime.NumGoroutine()) }()
+		return h.Handle(ctx, ev)
+	})
 }

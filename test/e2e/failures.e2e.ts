@@ -28,9 +28,10 @@ afterAll(async () => { await w?.stop(); });
 /** Create fails as expected, a retried Create gets the same id, and the rollback Delete succeeds. */
 async function expectCreateFails(d: CustomResource, ...reason: RegExp[]): Promise<Outcome> {
   const first = await d.create();
-  expectFailed(first, timeout, ...reason);
+  // Bad input fails fast: within a quarter of the function timeout.
+  expectFailed(first, timeout / 4, ...reason);
   const retried = await d.create();
-  expectFailed(retried, timeout, ...reason);
+  expectFailed(retried, timeout / 4, ...reason);
   expect(retried.response.PhysicalResourceId).toBe(first.response.PhysicalResourceId);
   expect(first.response.PhysicalResourceId).not.toContain(first.event.RequestId);
   const rollback = await d.delete();

@@ -25,7 +25,7 @@ describe.each(['go', 'java'] as const)('the %s quickstart app', (lang) => {
 
   beforeAll(async () => {
     // Environment-agnostic, as the e2e resolver expects: AWS::AccountId/Region resolve to the test account.
-    const env = { ...process.env, CDK_OUTDIR: out, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-asset-metadata': true }) };
+    const env: NodeJS.ProcessEnv = { ...process.env, CDK_OUTDIR: out, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:enable-asset-metadata': true }) };
     delete env.CDK_DEFAULT_ACCOUNT;
     delete env.CDK_DEFAULT_REGION;
     await run('bash', [path.join(REPO_ROOT, 'test', 'langs', 'synth.sh'), lang], { cwd: REPO_ROOT, env });

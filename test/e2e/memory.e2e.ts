@@ -5,12 +5,10 @@
 // between invocations, as Lambda does); the pid is the one a wrapper wrote just before it
 // exec'd the bootstrap, and /proc/PID/exe is checked to be that binary. No timing is asserted.
 import * as fs from 'fs';
-import * as path from 'path';
-import { findLeaks, logFiles } from './faults/support';
-import { CustomResource, synthExample } from './harness/driver';
+import { synthExample } from './harness/driver';
 import { expectCopied } from './harness/expect';
 import { pushImage, PushedManifest } from './harness/images';
-import { DUMMY_AWS } from './harness/moto';
+import { findLeaks, logFiles } from './harness/leaks';
 import { BOOTSTRAP, Rie } from './harness/rie';
 import { World } from './harness/world';
 
@@ -22,35 +20,14 @@ const BOUND_KIB = 64 * 1024;
 let w: World;
 let rie: Rie;
 let image: PushedManifest;
-let pidFile: string;
 
 beforeAll(async () => {
   w = await new World({ rie: false }).start();
-  const box = fs.mkdtempSync(path.join(w.dir, 'memory-'));
-  pidFile = path.join(box, 'pid');
-  const wrapper = path.join(box, 'bootstrap');
-  // exec keeps the pid: the pid written is the bootstrap's own.
-  fs.writeFileSync(wrapper, `#!/bin/sh\necho $$ >> "${pidFile}"\nexec "${BOOTSTRAP}" "$@"\n`, { mode: 0o755 });
-  rie = new Rie({
-    bootstrap: wrapper,
-    timeoutSeconds: 900,
-    logFile: path.join(w.dir, 'handler-memory.log'),
-    env: {
-      ...DUMMY_AWS,
-      AWS_DEFAULT_REGION: DUMMY_AWS.AWS_REGION,
-      AWS_ENDPOINT_URL: w.moto.endpoint,
-      SSL_CERT_FILE: w.pki.caCert,
-      HTTPS_PROXY: w.proxy.url,
-      NO_PROXY: '127.0.0.1,localhost',
-      LOG_LEVEL: 'debug',
-    },
-  });
-  await rie.start();
+  rie = await w.newRie({ timeoutSeconds: 900, name: 'memory', recordPid: true });
   image = await pushImage(w.hubClient(), 'library/big', 'v1', { arch: 'amd64', layerSizes: [LAYER] });
 }, 300_000);
 
 afterAll(async () => {
-  await rie?.stop();
   await w?.stop();
 });
 
@@ -64,7 +41,7 @@ function memoryOf(pid: number): { hwm: number; rss: number } {
 test(`a 512 MiB layer copies with the bootstrap's peak RSS below ${BOUND_KIB / 1024} MiB`, async () => {
   expect(image.blobBytes).toBeGreaterThan(LAYER);
   const [res] = await synthExample('docker-image-asset', { src: `${w.hub.host}/library/big:v1`, dest: `${w.ecrHost}/big:v1` });
-  const out = await new CustomResource(rie, w.receiver, res).create();
+  const out = await w.resource(res, undefined, rie).create();
   await expectCopied(out, w.ecrClient(), w.ecrHost, 'big', 'v1', image.digest);
   // The whole layer reached the destination.
   const [layer] = (await w.ecrClient().getManifest('big', 'v1')).json.layers;
@@ -73,7 +50,7 @@ test(`a 512 MiB layer copies with the bootstrap's peak RSS below ${BOUND_KIB / 1
   expect(w.ecr.accessLog().some(e => e.method === 'PUT' && e.status === 201 && /\/blobs\/uploads\//.test(e.path) && e.path.includes(layer.digest.slice(7)))).toBe(true);
 
   // One bootstrap process served the invocation, and it is still alive (warm).
-  const pids = fs.readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
+  const pids = w.bootstrapPids(rie);
   expect(pids).toHaveLength(1);
   const [pid] = pids;
   expect(fs.realpathSync(`/proc/${pid}/exe`)).toBe(fs.realpathSync(BOOTSTRAP));

@@ -20,8 +20,8 @@ import * as path from 'path';
 import { CustomResource, synthExample } from './harness/driver';
 import { expectCopied, expectFailed, expectNoLeaks } from './harness/expect';
 import { FaultProxy, startFaultProxy } from './harness/fault-proxy';
+import { closeServer, listen } from './harness/handles';
 import { pushImage, PushedManifest } from './harness/images';
-import { DUMMY_AWS } from './harness/moto';
 import { run } from './harness/proc';
 import { PUBLIC_ECR_HOST } from './harness/proxy';
 import { Rie } from './harness/rie';
@@ -29,16 +29,14 @@ import { World } from './harness/world';
 
 const KiB = 1024;
 let w: World;
-const extraRies: Rie[] = [];
 const fronts: FaultProxy[] = [];
 const servers: http.Server[] = [];
 
 beforeAll(async () => { w = await new World().start(); }, 180_000);
 
 afterAll(async () => {
-  await Promise.allSettled(extraRies.map(r => r.stop()));
   await Promise.allSettled(fronts.map(f => f.close()));
-  await Promise.allSettled(servers.map(s => new Promise(r => { s.closeAllConnections(); s.close(r); })));
+  await Promise.allSettled(servers.map(s => closeServer(s)));
   await w?.stop();
 });
 
@@ -72,23 +70,7 @@ async function hubAs(dnsName: string, listenHost = '127.0.0.1'): Promise<FaultPr
 
 /** Another handler (a second warm sandbox) with the World's environment plus `env`. */
 async function rieWith(name: string, env: Record<string, string>): Promise<Rie> {
-  const rie = new Rie({
-    timeoutSeconds: 900,
-    logFile: path.join(w.dir, `handler-${name}.log`),
-    env: {
-      ...DUMMY_AWS,
-      AWS_DEFAULT_REGION: DUMMY_AWS.AWS_REGION,
-      AWS_ENDPOINT_URL: w.moto.endpoint,
-      SSL_CERT_FILE: w.pki.caCert,
-      HTTPS_PROXY: w.proxy.url,
-      NO_PROXY: '127.0.0.1,localhost',
-      LOG_LEVEL: 'debug',
-      ...env,
-    },
-  });
-  extraRies.push(rie);
-  await rie.start();
-  return rie;
+  return w.newRie({ timeoutSeconds: 900, name, env });
 }
 
 /** The docker-image-asset example's deployment, driven through `rie`. */
@@ -167,8 +149,8 @@ describe('ECR Public as a source', () => {
       });
     });
     servers.push(api);
-    await new Promise<void>(r => api.listen(0, '127.0.0.1', () => r()));
-    const rie = await rieWith('ecr-public-login', { AWS_ENDPOINT_URL_ECR_PUBLIC: `http://127.0.0.1:${(api.address() as net.AddressInfo).port}` });
+    const apiPort = await listen(api, 'ECR Public API stand-in');
+    const rie = await rieWith('ecr-public-login', { AWS_ENDPOINT_URL_ECR_PUBLIC: `http://127.0.0.1:${apiPort}` });
     // The first manifest GET is refused as a registry refuses an anonymous caller.
     const refuse = front.rule({
       name: 'anonymous refused',
@@ -226,7 +208,7 @@ describe('NO_PROXY', () => {
     // to the proxy, which refuses any host it does not stand in for.
     const refusedBefore = w.proxy.refused.length;
     const ctl = await (await deployment(w.rie, src, `${w.ecrHost}/noproxy:via-proxy`)).create();
-    expectFailed(ctl, w.rie.timeoutSeconds, new RegExp(`docker://${name}:${front.port}/library/noproxy:v1`));
+    expectFailed(ctl, w.rie.timeoutSeconds / 4, new RegExp(`docker://${name}:${front.port}/library/noproxy:v1`));
     expect(w.proxy.refused.slice(refusedBefore).map(c => c.toLowerCase())).toContain(target);
     expect(await w.ecrClient().headManifest('noproxy', 'via-proxy')).toBeUndefined();
     expectNoLeaks(w);

@@ -18,8 +18,9 @@ type login struct {
 	sys   *types.SystemContext
 	c     *Copier
 
-	mu  sync.Mutex
-	gen int // how many times the credentials were renewed
+	mu       sync.Mutex
+	gen      int  // how many times the credentials (or the connections) were renewed
+	accepted bool // the registry took these credentials earlier in this copy
 }
 
 func (c *Copier) newLogin(creds Credentials) *login {
@@ -51,6 +52,49 @@ func (l *login) relogin(ctx context.Context) error {
 	l.creds.Current = creds
 	l.gen++
 	return nil
+}
+
+// accept records that the registry took the credentials (the copy's first reads succeeded).
+func (l *login) accept() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.accepted = true
+}
+
+func (l *login) wasAccepted() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.accepted
+}
+
+// reconnect keeps the credentials and makes the next attempt open new connections: a new
+// system context, and a new generation, so a source opened before is opened again.
+// Registries with bearer tokens (Docker Hub, GHCR, Debian's docker-registry with token auth):
+// containers/image keeps a token for at least 60 s whatever its expires_in, so one that
+// expires sooner is refused mid-copy; new connections fetch a new one with the same credentials.
+func (l *login) reconnect() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fresh := l.c.systemContext(l.creds.Current)
+	fresh.OSChoice, fresh.ArchitectureChoice, fresh.VariantChoice = l.sys.OSChoice, l.sys.ArchitectureChoice, l.sys.VariantChoice
+	*l.sys = *fresh
+	l.gen++
+}
+
+// acceptedBefore reports whether every login was accepted earlier in this copy: a refusal now
+// is of credentials that worked (an expired token), not of wrong ones.
+func acceptedBefore(logins []*login) bool {
+	n := 0
+	for _, l := range logins {
+		if l == nil {
+			continue
+		}
+		if !l.wasAccepted() {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }
 
 // reloginAll renews every login that can be renewed; ok is false when none can.

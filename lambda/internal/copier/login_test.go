@@ -3,6 +3,7 @@ package copier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -98,7 +99,8 @@ func TestReloginIsTriedOnce(t *testing.T) {
 	}
 }
 
-// Without a way to log in again (a password or a secret) a refusal fails at once.
+// Without a way to log in again (a password or a secret), a refusal mid-copy is tried once more
+// on new connections (the same password again), and then fails.
 func TestNoReloginWithoutASource(t *testing.T) {
 	reg := newLoginRegistry(t, "token-1")
 	old := &auth.Credentials{Username: "AWS", Password: "token-1"}
@@ -109,5 +111,33 @@ func TestNoReloginWithoutASource(t *testing.T) {
 	})
 	if !errors.Is(err, errs.ErrUnauthorized) || !strings.Contains(err.Error(), "unauthorized") {
 		t.Fatalf("err = %v, want ErrUnauthorized", err)
+	}
+}
+
+// A refusal of credentials the registries took earlier in this copy (an expired bearer token)
+// runs once more on new connections; a refusal before they were ever accepted (a wrong
+// password at the first read) does not.
+func TestRefusalMidCopyIsTriedOnceMoreOnNewConnections(t *testing.T) {
+	c := New(Options{})
+	for _, accepted := range []bool{false, true} {
+		l := c.newLogin(Credentials{Current: &auth.Credentials{Username: "u", Password: "p"}})
+		if accepted {
+			l.accept()
+		}
+		calls := 0
+		err := withRetry(context.Background(), testRetry(), "op", func(context.Context) error {
+			calls++
+			return fmt.Errorf("copying: %w", errs.ErrUnauthorized)
+		}, l)
+		want, gen := 1, 0
+		if accepted {
+			want, gen = 2, 1
+		}
+		if calls != want || !errors.Is(err, errs.ErrUnauthorized) {
+			t.Errorf("accepted=%v: %d calls, err %v; want %d calls and ErrUnauthorized", accepted, calls, err, want)
+		}
+		if l.generation() != gen {
+			t.Errorf("accepted=%v: generation %d, want %d (new connections)", accepted, l.generation(), gen)
+		}
 	}
 }

@@ -37,7 +37,9 @@ func Backoff(r props.Retry, n int, rnd func() float64) time.Duration {
 //
 // logins are the registries fn talks to: when one refuses the credentials (an ECR token
 // that expired, or an anonymous read of ECR Public), those that can log in again do, once,
-// and fn runs again at once; that extra run is not counted as an attempt.
+// and fn runs again at once; that extra run is not counted as an attempt. When none can log in
+// again but all took the same credentials earlier in this copy (an expired bearer token), fn
+// runs once more on new connections.
 func withRetry(ctx context.Context, r props.Retry, what string, fn func(context.Context) error, logins ...*login) error {
 	attempts := max(r.NumAttempts, 1)
 	relogged := false
@@ -54,6 +56,18 @@ func withRetry(ctx context.Context, r props.Retry, what string, fn func(context.
 			}
 			if ok {
 				slog.Warn("the registry refused the credentials; logged in again", "op", what)
+				n--
+				continue
+			}
+			if acceptedBefore(logins) {
+				// Credentials the registries took earlier in this copy: a token that expired.
+				// A wrong password is refused at the first read, before any login is accepted.
+				for _, l := range logins {
+					if l != nil {
+						l.reconnect()
+					}
+				}
+				slog.Warn("the registry refused credentials it accepted earlier in this copy; trying once more on new connections", "op", what)
 				n--
 				continue
 			}

@@ -66,6 +66,10 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 		return Result{}, describe(dest.err, "reading", display(destRef), "DestCreds")
 	}
 	have := dest.have
+	// Both registries took the credentials: a refusal from now on is of credentials that
+	// worked (an expired token), which the retry policy tries once more.
+	srcLogin.accept()
+	destLogin.accept()
 
 	res := Result{}
 	led := &ledger{} // undo.go

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"syscall"
 	"testing"
@@ -95,6 +96,8 @@ func TestRetryable(t *testing.T) {
 		&net.OpError{Op: "read", Net: "tcp", Err: timeoutError{}},
 		fmt.Errorf("reading blob: %w", &net.OpError{Op: "dial", Net: "tcp", Err: timeoutError{}}),
 		errors.New("read tcp 10.0.0.1:443: i/o timeout"),
+		// A registry that went away mid-request (restarting): net/http's url.Error around io.EOF.
+		fmt.Errorf("copying blob: %w", &url.Error{Op: "Post", URL: "https://r.example/v2/x/blobs/uploads/", Err: io.EOF}),
 		errors.New("net/http: TLS handshake timeout"),
 	}
 	for _, err := range yes {

@@ -189,6 +189,10 @@ func transientType(err error) string {
 		return "connection closed"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "unexpected EOF"
+	case errors.Is(err, io.EOF):
+		// A registry that went away mid-request (a restart), or a load balancer that dropped a
+		// kept-alive connection: Go's net/http gives `Post "...": EOF`.
+		return "connection closed before an answer (EOF)"
 	}
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		return "network timeout"

@@ -10,7 +10,7 @@
 // or add it to the config's "setupFilesAfterEnv".
 import * as fs from 'fs';
 import * as path from 'path';
-import { findLeaks, logFiles } from './support';
+import { findLeaks, logFiles } from '../harness/leaks';
 import { World } from '../harness/world';
 
 const stop = World.prototype.stop;

@@ -7,23 +7,22 @@
 // test/bad-input.test.ts.
 import * as fs from 'fs';
 import * as http from 'http';
-import * as net from 'net';
 import * as path from 'path';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Token } from 'aws-cdk-lib';
-import { expectFailedBeforeTimeout, expectNothingHalfWritten, FaultWorld, KiB } from './support';
 import { SynthResource, synthExample } from '../harness/driver';
-import { expectWellFormed } from '../harness/expect';
+import { expectFailed, expectNothingHalfWritten, expectWellFormed, KiB } from '../harness/expect';
+import { closeServer, listen } from '../harness/handles';
 import { pushImage } from '../harness/images';
 import { DUMMY_AWS } from '../harness/moto';
 import { ECR_HOST, ECR_REGION, makePki } from '../harness/pki';
 import { freePort, Proc, waitForPort } from '../harness/proc';
 import { Registry } from '../harness/registry';
 import { Rie } from '../harness/rie';
-import { randomPassword } from '../harness/world';
+import { randomPassword, World } from '../harness/world';
 
 const TIMEOUT = 60;
-let fw: FaultWorld;
+let fw: World;
 let rie: Rie;
 /** A handler whose ECR API (AWS_ENDPOINT_URL_ECR) is the fake below. */
 let fakeEcrRie: Rie;
@@ -39,7 +38,7 @@ const tried: string[] = [];
 async function createSecret(name: string, value: { SecretString?: string; SecretBinary?: Uint8Array }): Promise<string> {
   const sm = new SecretsManagerClient({
     region: ECR_REGION,
-    endpoint: fw.w.moto.endpoint,
+    endpoint: fw.moto.endpoint,
     credentials: { accessKeyId: DUMMY_AWS.AWS_ACCESS_KEY_ID, secretAccessKey: DUMMY_AWS.AWS_SECRET_ACCESS_KEY },
   });
   try {
@@ -62,13 +61,12 @@ async function startFakeEcr(): Promise<number> {
       res.end(JSON.stringify({ authorizationData: [{ authorizationToken: token, expiresAt: 4102444800, proxyEndpoint: `https://${ECR_HOST}` }] }));
     });
   });
-  await new Promise<void>(r => fakeEcr.listen(0, '127.0.0.1', () => r()));
-  return (fakeEcr.address() as net.AddressInfo).port;
+  return listen(fakeEcr, 'ECR API stand-in');
 }
 
 beforeAll(async () => {
-  fw = await new FaultWorld().start();
-  const w = fw.w;
+  fw = await new World({ faults: true, rie: false }).start();
+  const w = fw;
   const fakePort = await startFakeEcr();
   [rie, fakeEcrRie] = await Promise.all([
     fw.newRie({ timeoutSeconds: TIMEOUT, name: 'bad-input' }),
@@ -106,7 +104,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   process.stdout.write(`\nrun-time bad inputs tried: ${tried.length}\n${tried.map(t => `  ${t}`).join('\n')}\n`);
-  await Promise.allSettled([rogue?.stop(), plainHttp?.stop(), new Promise(r => fakeEcr ? fakeEcr.close(r) : r(undefined))]);
+  await Promise.allSettled([rogue?.stop(), plainHttp?.stop(), fakeEcr ? closeServer(fakeEcr) : undefined]);
   await fw?.stop();
 });
 
@@ -114,12 +112,12 @@ afterAll(async () => {
 async function expectRejected(res: SynthResource, fragment: string, opts: {
   on?: Rie; edit?: (p: Record<string, any>) => void; destRepo?: string; afterCreate?: (reason: string) => Promise<void>;
 } = {}) {
-  const d = fw.resource(opts.on ?? rie, res, opts.edit);
+  const d = fw.resource(res, opts.edit, opts.on ?? rie);
   const out = await d.create();
-  expectFailedBeforeTimeout(out, TIMEOUT);
+  expectFailed(out, TIMEOUT);
   expect(out.response.Reason).toContain(fragment);
   await opts.afterCreate?.(out.response.Reason!);
-  expect(await expectNothingHalfWritten(fw.w.ecrClient(), opts.destRepo ?? 'bad', 'v1')).toBe('absent');
+  expect(await expectNothingHalfWritten(fw.ecrClient(), opts.destRepo ?? 'bad', 'v1')).toBe('absent');
   const rollback = await d.delete();
   expect({ Status: rollback.response.Status, Reason: rollback.response.Reason }).toEqual({ Status: 'SUCCESS', Reason: undefined });
   expectWellFormed(rollback);
@@ -182,7 +180,7 @@ describe('TLS verification cannot be turned off by a resource property', () => {
 });
 
 describe('credentials', () => {
-  const privSrc = () => `${fw.w.priv.host}/team/app:1.0`;
+  const privSrc = () => `${fw.priv.host}/team/app:1.0`;
   test.each<[string, () => string, string]>([
     ['a binary secret', () => secretArns.binary, 'is binary; store "user:password" or {"username","password"} as a secret string'],
     ['a JSON secret without username', () => secretArns.noUsername, 'JSON is missing "username"'],
@@ -194,7 +192,7 @@ describe('credentials', () => {
   });
 
   test('an ECR token the registry no longer accepts (expired)', async () => {
-    const w = fw.w;
+    const w = fw;
     const restore = () => w.ecr.setUsers({ [w.ecrLogin.user]: w.ecrLogin.password });
     await w.ecr.setUsers({ [w.ecrLogin.user]: randomPassword('rotated') });
     try {

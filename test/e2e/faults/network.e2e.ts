@@ -6,20 +6,20 @@
 // After every case the destination tag is absent or complete (every blob present and intact),
 // a corrupt blob is never accepted, and the secret grep over every log finds nothing.
 import { randomBytes } from 'crypto';
-import { expectFailedBeforeTimeout, expectNothingHalfWritten, FaultWorld, KiB, layersOf } from './support';
 import { synthExample } from '../harness/driver';
-import { expectCopied } from '../harness/expect';
+import { expectCopied, expectFailed, expectNothingHalfWritten, KiB, layersOf } from '../harness/expect';
 import { FaultRule, REDIRECTED, RuleHandle } from '../harness/fault-proxy';
 import { pushImage, PushedManifest } from '../harness/images';
 import { ECR_HOST } from '../harness/pki';
 import { RegistryClient } from '../harness/registry-client';
 import { Rie } from '../harness/rie';
+import { World } from '../harness/world';
 
 const TIMEOUT = 60;
 /** The deadline cases: short, so that they end quickly (the handler keeps a 5 s margin). */
 const SHORT_TIMEOUT = 20;
 
-let fw: FaultWorld;
+let fw: World;
 let rie: Rie;
 let shortRie: Rie;
 let hub: RegistryClient;
@@ -27,13 +27,13 @@ let ecr: RegistryClient;
 const table: { fault: string; outcome: string; seconds: number }[] = [];
 
 beforeAll(async () => {
-  fw = await new FaultWorld().start();
+  fw = await new World({ faults: true, rie: false }).start();
   [rie, shortRie] = await Promise.all([
     fw.newRie({ timeoutSeconds: TIMEOUT, name: 'faults' }),
     fw.newRie({ timeoutSeconds: SHORT_TIMEOUT, name: 'faults-short' }),
   ]);
-  hub = fw.w.hubClient();
-  ecr = fw.w.ecrClient();
+  hub = fw.hubClient();
+  ecr = fw.ecrClient();
 }, 180_000);
 
 afterAll(async () => {
@@ -65,7 +65,7 @@ async function newCase(name: string, layerSizes = [384 * KiB, 64 * KiB]): Promis
 
 async function create(c: Case, on: Rie = rie, app = 'docker-image-asset') {
   const [res] = await synthExample(app, { src: `${fw.src.host}/${c.src}:v1`, dest: `${ECR_HOST}/${c.repo}:v1` });
-  const d = fw.resource(on, res);
+  const d = fw.resource(res, undefined, on);
   const mark = on.log().length;
   const out = await d.create();
   return { out, log: on.log().slice(mark) };
@@ -88,7 +88,7 @@ type Created = Awaited<ReturnType<typeof create>>;
 
 async function expectFailedCleanly(c: Case, fault: string, rules: RuleHandle[], out: Created, timeout: number, ...reason: RegExp[]) {
   for (const r of rules) expect({ rule: r.rule.name, fired: r.hits > 0 }).toEqual({ rule: r.rule.name, fired: true });
-  expectFailedBeforeTimeout(out.out, timeout, ...reason);
+  expectFailed(out.out, timeout, ...reason);
   expect(await expectNothingHalfWritten(ecr, c.repo, 'v1')).toBe('absent');
   expect(fw.leaks()).toEqual([]);
   table.push({ fault, outcome: `FAILED: ${(out.out.response.Reason ?? '').slice(0, 90)}…`, seconds: out.out.seconds });
@@ -235,13 +235,13 @@ test('a blob redirected to a presigned URL (as ECR does) whose connection resets
   const c = await newCase('f-presigned');
   const token = `IQoJb3JpZ2luX2VjE${randomBytes(24).toString('hex')}`;
   const signature = randomBytes(32).toString('hex');
-  fw.w.secrets.add(token);
-  fw.w.secrets.add(signature);
+  fw.secrets.add(token);
+  fw.secrets.add(signature);
   const query = `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAE2EPRESIGNED0000%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20240101T000000Z&X-Amz-Expires=600&X-Amz-Security-Token=${token}&X-Amz-SignedHeaders=host&X-Amz-Signature=${signature}`;
   const r1 = rule('src', { name: 'redirect to presigned', method: 'GET', path: blobPath(c), fault: { kind: 'redirect', query } });
   const r2 = rule('src', { name: 'reset presigned', method: 'GET', path: new RegExp(`^${REDIRECTED}/v2/${c.src}/blobs/${c.big}$`), fault: { kind: 'reset' } });
   const out = await create(c);
-  await expectFailedBeforeTimeout(out.out, TIMEOUT, /connection reset|reset by peer/i, new RegExp(c.src));
+  await expectFailed(out.out, TIMEOUT, /connection reset|reset by peer/i, new RegExp(c.src));
   expect(r2.hits).toBeGreaterThanOrEqual(1);
   await expectFailedCleanly(c, 'presigned blob URL resets (secret query in the error)', [r1, r2], out, TIMEOUT, /reset/i);
 });
@@ -307,7 +307,7 @@ test('immutable tags (ECR\'s 400 TAG_INVALID on any PUT to an existing tag): a r
   const immutable = rule('dest', { name: 'immutable tags', path: new RegExp(`^/v2/${c.repo}/manifests/`), fault: { kind: 'immutable-tags' } });
   const [res] = await synthExample('docker-image-asset', { src: `${fw.src.host}/${c.src}:v1`, dest: `${ECR_HOST}/${c.repo}:v1` });
   const edit = (p: Record<string, any>) => { p.DestTags = JSON.stringify(['v1.0', 'stable']); };
-  const d = fw.resource(rie, res, edit);
+  const d = fw.resource(res, edit, rie);
   const tags = ['v1', 'v1.0', 'stable'];
 
   // The first deployment writes the tags (none exists yet, so the registry takes them).
@@ -316,7 +316,7 @@ test('immutable tags (ECR\'s 400 TAG_INVALID on any PUT to an existing tag): a r
   expect(immutable.hits).toBe(0);
 
   // The rule is live: the same manifest PUT again to an existing tag is refused, as ECR does.
-  const viaProxy = new RegistryClient(fw.dest.host, fw.w.pki.caCert, fw.w.ecrLogin);
+  const viaProxy = new RegistryClient(fw.dest.host, fw.pki.caCert, fw.ecrLogin);
   const manifest = await ecr.getManifest(c.repo, 'v1');
   await expect(viaProxy.putManifest(c.repo, 'stable', manifest.mediaType, manifest.raw))
     .rejects.toThrow(/400 .*TAG_INVALID.*cannot be overwritten because the repository is immutable/);
@@ -325,7 +325,7 @@ test('immutable tags (ECR\'s 400 TAG_INVALID on any PUT to an existing tag): a r
   // Re-deploying the same image: a Create re-run (a new resource with the same properties,
   // as after a stack re-creation) and an Update with equal properties.
   const putsBefore = fw.dest.events.filter(e => e.method === 'PUT' && /\/manifests\//.test(e.path)).length;
-  const again = fw.resource(rie, res, edit);
+  const again = fw.resource(res, edit, rie);
   await expectCopied(await again.create(), ecr, ECR_HOST, c.repo, 'v1', c.image.digest);
   await expectCopied(await d.update(d.properties), ecr, ECR_HOST, c.repo, 'v1', c.image.digest);
   // Neither sent a manifest PUT (each would have been refused, and the step FAILED).
@@ -336,8 +336,8 @@ test('immutable tags (ECR\'s 400 TAG_INVALID on any PUT to an existing tag): a r
   // Control: deploying a different image to the existing tag does need the PUT, and fails on it.
   const other = await newCase('f-immutable-other');
   const [res2] = await synthExample('docker-image-asset', { src: `${fw.src.host}/${other.src}:v1`, dest: `${ECR_HOST}/${c.repo}:v1` });
-  const refused = await fw.resource(rie, res2).create();
-  expectFailedBeforeTimeout(refused, TIMEOUT, /cannot be overwritten because the repository is immutable/, new RegExp(`${c.repo}`));
+  const refused = await fw.resource(res2, undefined, rie).create();
+  expectFailed(refused, TIMEOUT, /cannot be overwritten because the repository is immutable/, new RegExp(`${c.repo}`));
   expect(immutable.hits).toBeGreaterThan(1);
   expect((await ecr.headManifest(c.repo, 'v1'))?.digest).toBe(c.image.digest);
   expect(fw.leaks()).toEqual([]);

@@ -10,37 +10,38 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { canOverlayTmp, expectFailedBeforeTimeout, FaultWorld, findLeaks, KiB, layersOf, logFiles, overlayWrapper, scratchOutsideTmp, walk } from './support';
 import { synthExample } from '../harness/driver';
-import { expectCopied } from '../harness/expect';
+import { expectCopied, expectFailed, KiB, layersOf } from '../harness/expect';
 import { dockerSave, pushImage, PushedManifest } from '../harness/images';
+import { findLeaks, logFiles, walk } from '../harness/leaks';
 import { ECR_HOST } from '../harness/pki';
 import { rmTree } from '../harness/proc';
 import { Rie } from '../harness/rie';
+import { canOverlayTmp, overlayWrapper, scratchOutsideTmp, World } from '../harness/world';
 
 const TIMEOUT = 60;
-let fw: FaultWorld;
+let fw: World;
 let rie: Rie;
 let overlay: boolean;
 let hubImage: PushedManifest;
 let privImage: PushedManifest;
 
 beforeAll(async () => {
-  fw = await new FaultWorld().start();
+  fw = await new World({ faults: true, rie: false }).start();
   overlay = canOverlayTmp();
   if (!overlay) process.stdout.write('\nno mount namespaces here: only HOME, TMPDIR, XDG_RUNTIME_DIR and the cwd are watched\n');
   rie = await fw.newRie({ timeoutSeconds: TIMEOUT, name: 'security', watchDisk: overlay });
-  hubImage = await pushImage(fw.w.hubClient(), 'library/app', 'v1', { arch: 'amd64', layerSizes: [256 * KiB, 8 * KiB] });
-  privImage = await pushImage(fw.w.privClient(), 'team/app', '1.0', { arch: 'amd64', layerSizes: [128 * KiB] });
+  hubImage = await pushImage(fw.hubClient(), 'library/app', 'v1', { arch: 'amd64', layerSizes: [256 * KiB, 8 * KiB] });
+  privImage = await pushImage(fw.privClient(), 'team/app', '1.0', { arch: 'amd64', layerSizes: [128 * KiB] });
 }, 180_000);
 
 afterAll(async () => { await fw?.stop(); });
 
-const ecr = () => fw.w.ecrClient();
+const ecr = () => fw.ecrClient();
 
 describe('the checks catch what they look for', () => {
   test('the secret grep finds a planted password, bearer token, Authorization header and signature', () => {
-    const w = fw.w;
+    const w = fw;
     const dir = scratchOutsideTmp('e2e-planted');
     try {
       const planted = path.join(dir, 'planted.log');
@@ -82,34 +83,34 @@ describe('the checks catch what they look for', () => {
 
 describe('every credential path, at LOG_LEVEL=debug', () => {
   test('anonymous bearer-token pull to the ECR destination via auto-login', async () => {
-    const [res] = await synthExample('docker-image-asset', { src: `${fw.w.hub.host}/library/app:v1`, dest: `${ECR_HOST}/sec:anon` });
-    const out = await fw.resource(rie, res).create();
+    const [res] = await synthExample('docker-image-asset', { src: `${fw.hub.host}/library/app:v1`, dest: `${ECR_HOST}/sec:anon` });
+    const out = await fw.resource(res, undefined, rie).create();
     await expectCopied(out, ecr(), ECR_HOST, 'sec', 'anon', hubImage.digest);
   });
 
   test('Basic auth from user:password (with \':\' in it) and from a Secrets Manager JSON secret', async () => {
-    const w = fw.w;
+    const w = fw;
     const arn = await w.moto.createSecret('sec/json', JSON.stringify({ username: w.privUser.user, password: w.privUser.password }));
     for (const [tag, creds] of [['plain', `${w.colonUser.user}:${w.colonUser.password}`], ['secret', arn]]) {
       const [res] = await synthExample('private-registry-credentials', { src: `${w.priv.host}/team/app:1.0`, dest: `${ECR_HOST}/sec:${tag}`, secretName: 'unused' });
-      const out = await fw.resource(rie, res, p => { p.SrcCreds = creds; }).create();
+      const out = await fw.resource(res, p => { p.SrcCreds = creds; }, rie).create();
       await expectCopied(out, ecr(), ECR_HOST, 'sec', tag, privImage.digest);
     }
   });
 
   test('an S3 archive source (nothing spilled to disk)', async () => {
     const archive = dockerSave({ repoTags: ['app:latest'], arch: 'amd64', layerSizes: [512 * KiB, 8 * KiB] });
-    await fw.w.moto.putObject('sec-images', 'app.tar', archive.tarball);
+    await fw.moto.putObject('sec-images', 'app.tar', archive.tarball);
     const [res] = await synthExample('s3-archive', { archive: 'sec-images/app.tar', ref: 'app:latest', dest: `${ECR_HOST}/sec:s3` });
-    const out = await fw.resource(rie, res).create();
+    const out = await fw.resource(res, undefined, rie).create();
     expect({ Status: out.response.Status, Reason: out.response.Reason }).toEqual({ Status: 'SUCCESS', Reason: undefined });
     expect((await ecr().getManifest('sec', 's3')).json.config.digest).toBe(archive.configDigest);
   });
 
   test('Create and Delete with RemovalPolicy destroy (credentials on the delete path too)', async () => {
-    const w = fw.w;
+    const w = fw;
     const [res] = await synthExample('private-registry-credentials', { src: `${w.priv.host}/team/app:1.0`, dest: `${w.open.host}/sec:gone`, secretName: 'unused' });
-    const d = fw.resource(rie, res, p => { p.SrcCreds = `${w.privUser.user}:${w.privUser.password}`; p.RemovalPolicy = 'destroy'; });
+    const d = fw.resource(res, p => { p.SrcCreds = `${w.privUser.user}:${w.privUser.password}`; p.RemovalPolicy = 'destroy'; }, rie);
     await expectCopied(await d.create(), w.openClient(), w.open.host, 'sec', 'gone', privImage.digest);
     const del = await d.delete();
     expect({ Status: del.response.Status, Reason: del.response.Reason }).toEqual({ Status: 'SUCCESS', Reason: undefined });
@@ -117,12 +118,15 @@ describe('every credential path, at LOG_LEVEL=debug', () => {
   });
 
   test('a refused password', async () => {
-    const w = fw.w;
+    const w = fw;
     const wrong = `wrong-${w.privUser.password}`;
     w.secrets.add(wrong);
     const [res] = await synthExample('private-registry-credentials', { src: `${w.priv.host}/team/app:1.0`, dest: `${ECR_HOST}/sec:refused`, secretName: 'unused' });
-    const out = await fw.resource(rie, res, p => { p.SrcCreds = `${w.privUser.user}:${wrong}`; }).create();
-    expectFailedBeforeTimeout(out, TIMEOUT, /unauthorized/, /check SrcCreds/);
+    const mark = rie.log().length;
+    const out = await fw.resource(res, p => { p.SrcCreds = `${w.privUser.user}:${wrong}`; }, rie).create();
+    expectFailed(out, TIMEOUT, /unauthorized/, /check SrcCreds/);
+    // Refused at the first read: not retried, not even with a new login (README: Retries).
+    expect(rie.log().slice(mark)).not.toMatch(/logging in again|"msg":"retrying"/);
     // The README's example Reason (When something fails), word for word up to the registry's
     // own error: what failed, for which image, and what to do.
     const prefix = `unauthorized reading docker://${w.priv.host}/team/app:1.0: check SrcCreds (or, for ECR, the handler role's permissions): `;
@@ -131,14 +135,14 @@ describe('every credential path, at LOG_LEVEL=debug', () => {
   });
 
   test('a copy through 429s and connection resets (retries log URLs at debug level)', async () => {
-    const image = await pushImage(fw.w.hubClient(), 'library/flaky', 'v1', { arch: 'amd64', layerSizes: [256 * KiB, 8 * KiB] });
-    const [big] = await layersOf(fw.w.hubClient(), 'library/flaky', 'v1');
+    const image = await pushImage(fw.hubClient(), 'library/flaky', 'v1', { arch: 'amd64', layerSizes: [256 * KiB, 8 * KiB] });
+    const [big] = await layersOf(fw.hubClient(), 'library/flaky', 'v1');
     const r1 = fw.src.rule({ name: '429', method: 'GET', path: /^\/v2\/library\/flaky\/manifests\//, times: 2, fault: { kind: 'status', status: 429, headers: { 'Retry-After': '1' } } });
     const r2 = fw.src.rule({ name: 'reset', method: 'GET', path: new RegExp(`/blobs/${big.digest}$`), times: 1, fault: { kind: 'reset-download', afterBytes: 64 * KiB } });
     const r3 = fw.dest.rule({ name: 'reset upload', method: 'PATCH', path: /^\/v2\/sec-flaky\/blobs\/uploads\//, times: 1, fault: { kind: 'reset-upload', afterBytes: 64 * KiB } });
     try {
       const [res] = await synthExample('docker-image-asset', { src: `${fw.src.host}/library/flaky:v1`, dest: `${ECR_HOST}/sec-flaky:v1` });
-      const out = await fw.resource(rie, res).create();
+      const out = await fw.resource(res, undefined, rie).create();
       await expectCopied(out, ecr(), ECR_HOST, 'sec-flaky', 'v1', image.digest);
       expect([r1.hits, r2.hits, r3.hits]).toEqual([2, 1, 1]);
     } finally {
@@ -150,11 +154,11 @@ describe('every credential path, at LOG_LEVEL=debug', () => {
 
 describe('afterwards', () => {
   test('no secret in any log line of the run or in any response: 0 hits', () => {
-    const files = logFiles(fw.w.dir);
+    const files = logFiles(fw.dir);
     // The handler, the registries, moto and both fault proxies all logged something.
     expect(files.map(f => path.basename(f))).toEqual(expect.arrayContaining(['handler-security-0.log', 'moto.log', 'fault-proxy-src.log', 'fault-proxy-dest.log']));
     expect(rie.log()).toMatch(/"level":"DEBUG"/);
-    expect(findLeaks(fw.w, files)).toEqual([]);
+    expect(findLeaks(fw, files)).toEqual([]);
   });
 
   test('the handler wrote nothing to disk: no auth.json, nothing under HOME, TMPDIR, XDG_RUNTIME_DIR, its cwd, /tmp or /var/tmp', () => {
@@ -207,12 +211,12 @@ describe('the log format (README: "one JSON line per step")', () => {
 
   test('the same at the default level (LOG_LEVEL=info), for a registry copy and an S3 archive copy', async () => {
     const info = await fw.newRie({ timeoutSeconds: TIMEOUT, name: 'info-level', env: { LOG_LEVEL: 'info' } });
-    const [res] = await synthExample('docker-image-asset', { src: `${fw.w.hub.host}/library/app:v1`, dest: `${ECR_HOST}/sec-info:anon` });
-    await expectCopied(await fw.resource(info, res).create(), ecr(), ECR_HOST, 'sec-info', 'anon', hubImage.digest);
+    const [res] = await synthExample('docker-image-asset', { src: `${fw.hub.host}/library/app:v1`, dest: `${ECR_HOST}/sec-info:anon` });
+    await expectCopied(await fw.resource(res, undefined, info).create(), ecr(), ECR_HOST, 'sec-info', 'anon', hubImage.digest);
     const archive = dockerSave({ repoTags: ['app:latest'], arch: 'amd64', layerSizes: [256 * KiB, 8 * KiB] });
-    await fw.w.moto.putObject('sec-images', 'info.tar', archive.tarball);
+    await fw.moto.putObject('sec-images', 'info.tar', archive.tarball);
     const [res2] = await synthExample('s3-archive', { archive: 'sec-images/info.tar', ref: 'app:latest', dest: `${ECR_HOST}/sec-info:s3` });
-    const out = await fw.resource(info, res2).create();
+    const out = await fw.resource(res2, undefined, info).create();
     expect({ Status: out.response.Status, Reason: out.response.Reason }).toEqual({ Status: 'SUCCESS', Reason: undefined });
     const own = expectOnlyJsonLines(info.log());
     expect(own.length).toBeGreaterThan(0);

@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import * as tls from 'tls';
+import { closeServer, listen } from './handles';
 
 export interface BlackholeOptions {
   /** Complete TLS with this certificate and key (PEM files), then stay silent. */
@@ -39,11 +40,11 @@ export async function startBlackhole(opts: BlackholeOptions = {}): Promise<Black
   } else {
     server = net.createServer(hold);
   }
-  await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()));
+  await listen(server, 'blackhole');
   return {
     port: (server.address() as net.AddressInfo).port,
     accepted: () => accepted,
     received: () => received,
-    close: () => new Promise(r => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+    close: () => closeServer(server, sockets),
   };
 }

@@ -240,7 +240,27 @@ export class CustomResource {
     return this.send('Delete', target.properties, undefined, target.physicalResourceId);
   }
 
-  private async send(type: RequestType, props: Record<string, any>, old?: Record<string, any>, physicalResourceId?: string): Promise<Outcome> {
+  /** The Create event CloudFormation would send now (a new RequestId); `deliver` sends it, as often as asked. */
+  createEvent(): Record<string, any> {
+    return this.event('Create', this.current);
+  }
+
+  /**
+   * Invokes the function with `event` (for example again, as Lambda retries an invocation whose
+   * handler crashed) and waits for the response to its RequestId.
+   */
+  async deliver(event: Record<string, any>): Promise<Outcome> {
+    const started = Date.now();
+    // CloudFormation waits up to an hour; we wait the function timeout plus a margin, so a
+    // handler that never answers fails the test instead of hanging it.
+    const limitMs = (this.rie.timeoutSeconds + 30) * 1000;
+    const responseP = this.receiver.waitFor(event.RequestId, limitMs).then(r => ({ r, at: Date.now() }));
+    const invoke = await this.rie.invoke(event);
+    const { r: response, at } = await responseP;
+    return { event, response, seconds: (at - started) / 1000, invoke };
+  }
+
+  private event(type: RequestType, props: Record<string, any>, old?: Record<string, any>, physicalResourceId?: string): Record<string, any> {
     const requestId = crypto.randomUUID();
     const event: Record<string, any> = {
       RequestType: type,
@@ -254,13 +274,10 @@ export class CustomResource {
     };
     if (type !== 'Create') event.PhysicalResourceId = physicalResourceId;
     if (old) event.OldResourceProperties = old;
-    const started = Date.now();
-    // CloudFormation waits up to an hour; we wait the function timeout plus a margin, so a
-    // handler that never answers fails the test instead of hanging it.
-    const limitMs = (this.rie.timeoutSeconds + 30) * 1000;
-    const responseP = this.receiver.waitFor(requestId, limitMs).then(r => ({ r, at: Date.now() }));
-    const invoke = await this.rie.invoke(event);
-    const { r: response, at } = await responseP;
-    return { event, response, seconds: (at - started) / 1000, invoke };
+    return event;
+  }
+
+  private send(type: RequestType, props: Record<string, any>, old?: Record<string, any>, physicalResourceId?: string): Promise<Outcome> {
+    return this.deliver(this.event(type, props, old, physicalResourceId));
   }
 }

@@ -68,12 +68,15 @@ export interface PushedManifest {
 
 export type Format = 'docker' | 'oci';
 
-/** Pushes a single-arch image and tags it (tag may be undefined to push by digest only). */
+/**
+ * Pushes a single-arch image and tags it (tag may be undefined to push by digest only): the
+ * `baseLayers` given (shared with other images), then one random layer per size.
+ */
 export async function pushImage(client: RegistryClient, repo: string, tag: string | undefined, opts: {
-  arch: string; layerSizes: number[]; format?: Format; variant?: string;
+  arch: string; layerSizes: number[]; format?: Format; variant?: string; baseLayers?: Layer[];
 }): Promise<PushedManifest> {
   const format = opts.format ?? 'docker';
-  const layers = opts.layerSizes.map(s => randomLayer(s));
+  const layers = [...opts.baseLayers ?? [], ...opts.layerSizes.map(s => randomLayer(s))];
   const config = imageConfig(opts.arch, layers, opts.variant);
   for (const l of layers) await client.pushBlob(repo, l.gz);
   await client.pushBlob(repo, config);

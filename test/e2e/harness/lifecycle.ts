@@ -22,12 +22,12 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
 import { Outcome, SynthResource, synthExample } from './driver';
-import { FaultProxy, RuleHandle, startFaultProxy, startTunnel, Tunnel } from './fault-proxy';
+import { FaultProxy, RuleHandle, startFaultProxy } from './fault-proxy';
+import { closeServer, listen } from './handles';
 import { imageConfig, randomLayer } from './images';
 import { ECR_HOST } from './pki';
-import { isEcrHost } from './proxy';
 import { MT, RegistryClient, sha256 } from './registry-client';
-import { DOCKER_HUB_HOST, World } from './world';
+import { World } from './world';
 
 export type Kind = 'ecr' | 'open';
 export type Policy = 'retain' | 'destroy';
@@ -264,16 +264,12 @@ export class EcrMirror {
       });
     });
     this.server.keepAliveTimeout = 30_000;
-    await new Promise<void>(r => this.server!.listen(0, '127.0.0.1', () => r()));
-    this.port = (this.server.address() as { port: number }).port;
+    this.port = await listen(this.server, 'ECR mirror');
   }
 
   async close(): Promise<void> {
     this.agent?.destroy();
-    if (this.server) {
-      this.server.closeAllConnections();
-      await new Promise<void>(r => this.server!.close(() => r()));
-    }
+    if (this.server) await closeServer(this.server);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -360,8 +356,6 @@ export type State = Record<string, Record<string, string>>;
 
 export class LifecycleWorld {
   public w!: World;
-  /** ECR: the handler's HTTPS_PROXY; the ECR host name (any case) to `fault`. */
-  public tunnel?: Tunnel;
   /** ECR: in front of the mirror. Generic: in front of the open registry, addressed as `fault.host` by rows that need a refused tag. */
   public fault!: FaultProxy;
   public mirror?: EcrMirror;
@@ -372,25 +366,16 @@ export class LifecycleWorld {
   constructor(public readonly kind: Kind) {}
 
   async start(): Promise<this> {
-    let tunnelEnv: Record<string, string> = {};
-    if (this.kind === 'ecr') {
-      // Host names are case-insensitive: a DestImage with the ECR host in upper case must reach it too.
-      this.tunnel = await startTunnel((host, port) => {
-        const h = host.toLowerCase();
-        if (isEcrHost(h) && port === 443) return this.fault.port;
-        if (h === DOCKER_HUB_HOST && port === 443) return this.w.hub.port;
-        if (h === '127.0.0.1' || h === 'localhost') return port;
-        return undefined;
-      });
-      tunnelEnv = { HTTPS_PROXY: this.tunnel.url };
-    }
-    this.w = await new World({ env: tunnelEnv }).start();
+    this.w = await new World().start();
     const { pki } = this.w;
     const proxyOpts = { caFile: pki.caCert, certFile: pki.serverCert, keyFile: pki.serverKey };
     if (this.kind === 'ecr') {
       this.mirror = new EcrMirror(this.w);
       await this.mirror.start();
       this.fault = await startFaultProxy({ ...proxyOpts, upstreamPort: () => this.mirror!.port, logFile: `${this.w.dir}/fault-proxy-ecr.log` });
+      // The handler's HTTPS_PROXY sends the ECR host name (any case: host names are
+      // case-insensitive, so a DestImage with it in upper case must reach it too) to `fault`.
+      this.w.proxy.route(ECR_HOST, this.fault.port);
     } else {
       this.fault = await startFaultProxy({ ...proxyOpts, upstreamPort: () => this.w.open.port, logFile: `${this.w.dir}/fault-proxy-open.log` });
     }
@@ -408,7 +393,7 @@ export class LifecycleWorld {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([this.tunnel?.close(), this.fault?.close(), this.mirror?.close()]);
+    await Promise.allSettled([this.fault?.close(), this.mirror?.close()]);
     await this.w?.stop();
   }
 

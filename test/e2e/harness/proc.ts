@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { closed, opened } from './handles';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -65,9 +66,10 @@ export class Proc {
     const fd = fs.openSync(logFile, 'a');
     this.child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', fd, fd] });
     fs.closeSync(fd);
+    opened(this, `${name} (pid ${this.child.pid})`, () => { void this.stop(0); });
     this.exitPromise = new Promise(resolve => {
-      this.child.once('exit', code => { this.exited = true; this.exitCode = code; resolve(); });
-      this.child.once('error', () => { this.exited = true; resolve(); });
+      this.child.once('exit', code => { this.exited = true; this.exitCode = code; closed(this); resolve(); });
+      this.child.once('error', () => { this.exited = true; closed(this); resolve(); });
     });
   }
 

@@ -1,7 +1,7 @@
 // Stands in for CloudFormation's pre-signed ResponseURL: records every PUT body.
 import * as crypto from 'crypto';
 import * as http from 'http';
-import * as net from 'net';
+import { closeServer, listen } from './handles';
 
 export interface CfnResponse {
   Status: 'SUCCESS' | 'FAILED';
@@ -51,8 +51,7 @@ export async function startReceiver(): Promise<Receiver> {
       waiters.get(id)?.(body);
     });
   });
-  await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listen(server, 'ResponseURL receiver');
   return {
     port,
     responses,
@@ -78,6 +77,6 @@ export async function startReceiver(): Promise<Receiver> {
         waiters.set(requestId, r => { clearTimeout(t); waiters.delete(requestId); resolve(r); });
       });
     },
-    close: () => new Promise(r => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () => closeServer(server),
   };
 }

@@ -5,7 +5,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
-import * as net from 'net';
+import { closeServer, listen } from './handles';
 
 export interface TokenServer {
   readonly realm: string;
@@ -13,6 +13,13 @@ export interface TokenServer {
   readonly issuer: string;
   /** How many tokens were issued, anonymous and authenticated. */
   readonly issued: { anonymous: number; authenticated: number; refused: number };
+  /**
+   * How long the registry accepts a token from now on, in seconds (default 600). The JWT's
+   * `exp` is set so that docker-registry, which adds a fixed 60 s leeway to it
+   * (distribution's registry/auth/token Leeway), refuses the token exactly this long after it
+   * was issued; `expires_in` tells the client the same lifetime.
+   */
+  setTtl(seconds: number): void;
   close(): Promise<void>;
 }
 
@@ -28,11 +35,14 @@ export async function startTokenServer(opts: {
   const key = crypto.createPrivateKey(fs.readFileSync(opts.keyFile));
   const certDer = new crypto.X509Certificate(fs.readFileSync(opts.certFile)).raw;
   const issued = { anonymous: 0, authenticated: 0, refused: 0 };
+  let ttl = 600;
+  const REGISTRY_LEEWAY = 60;
 
   const sign = (sub: string, access: unknown[]): string => {
     const now = Math.floor(Date.now() / 1000);
     const header = { typ: 'JWT', alg: 'ES256', x5c: [certDer.toString('base64')] };
-    const claims = { iss: issuer, sub, aud: service, exp: now + 600, nbf: now - 10, iat: now, jti: crypto.randomUUID(), access };
+    const exp = now + ttl - (ttl < 600 ? REGISTRY_LEEWAY : 0);
+    const claims = { iss: issuer, sub, aud: service, exp, nbf: now - 10, iat: now, jti: crypto.randomUUID(), access };
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const sig = crypto.sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
     return `${input}.${b64url(sig)}`;
@@ -67,15 +77,15 @@ export async function startTokenServer(opts: {
     if (user) issued.authenticated++; else issued.anonymous++;
     const token = sign(user, access);
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ token, access_token: token, expires_in: 600, issued_at: new Date().toISOString() }));
+    res.end(JSON.stringify({ token, access_token: token, expires_in: ttl, issued_at: new Date().toISOString() }));
   });
-  await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listen(server, 'token server');
   return {
     realm: `http://127.0.0.1:${port}/token`,
     service,
     issuer,
     issued,
-    close: () => new Promise(r => { server.closeAllConnections(); server.close(() => r()); }),
+    setTtl: (seconds: number) => { ttl = seconds; },
+    close: () => closeServer(server),
   };
 }

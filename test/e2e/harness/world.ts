@@ -4,20 +4,33 @@
 //   ecr     TLS + htpasswd for user AWS and moto's GetAuthorizationToken password,
 //           reached as 123456789012.dkr.ecr.us-east-1.amazonaws.com through the CONNECT proxy
 //   open    TLS, no auth, addressed as 127.0.0.1:PORT
-// plus moto (ECR API, Secrets Manager, S3), the ResponseURL receiver and the RIE running the
-// shipped bootstrap. Every password, token and ResponseURL signature is recorded for the grep.
+// plus moto (ECR API, Secrets Manager, S3), the one CONNECT proxy every handler uses as
+// HTTPS_PROXY, the ResponseURL receiver and the RIE running the shipped bootstrap. Every
+// password, token and ResponseURL signature is recorded for the grep.
+//
+// With `faults: true`, fault proxies (fault-proxy.ts) sit in front of the hub (`src`: address
+// sources as `${src.host}/...`) and of the ECR-style registry (`dest`: the CONNECT proxy sends
+// the ECR host name there). `newRie()` starts more RIE instances, each its own warm "sandbox"
+// with an empty HOME, TMPDIR and XDG_RUNTIME_DIR, optionally with /tmp and /var/tmp overlaid
+// (so that any write lands somewhere we can look) or with its bootstrap's pid recorded.
+import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as http from 'http';
+import * as os from 'os';
 import * as path from 'path';
 import { CustomResource, synthExample, SynthResource } from './driver';
+import { FaultProxy, startFaultProxy } from './fault-proxy';
+import { closeServer, listen } from './handles';
+import { findLeaks, logFiles, walk } from './leaks';
 import { DUMMY_AWS, Moto } from './moto';
 import { ECR_HOST, makePki, Pki } from './pki';
 import { REPO_ROOT, rmTree, tempDir } from './proc';
-import { ConnectProxy, startConnectProxy } from './proxy';
+import { ConnectProxy, standIns, startConnectProxy } from './proxy';
 import { Receiver, startReceiver } from './receiver';
 import { Registry } from './registry';
 import { RegistryClient } from './registry-client';
-import { Rie } from './rie';
+import { BOOTSTRAP, Rie } from './rie';
 import { startTokenServer, TokenServer } from './token-server';
 
 export function randomPassword(prefix = 'pw'): string {
@@ -41,6 +54,94 @@ export interface WorldOptions {
    * language staged from its package (test/e2e/langs.e2e.ts). amd64 only.
    */
   bootstrap?: string;
+  /** Fault proxies in front of the hub (`src`) and the ECR-style registry (`dest`). Default false. */
+  faults?: boolean;
+  /**
+   * Handlers reach moto through a recorder that notes each AWS API call's X-Amz-Target
+   * (`awsCalls`), e.g. to see a new ecr:GetAuthorizationToken. Default false.
+   */
+  recordAwsCalls?: boolean;
+}
+
+export interface SandboxDirs {
+  home: string;
+  tmp: string;
+  xdg: string;
+  /** The folder the handler runs in (its cwd): the wrapper's folder, or none when not wrapped. */
+  cwd?: string;
+  /** Upper layers of the /tmp and /var/tmp overlays: every file written there shows up here. */
+  overlayUppers: string[];
+  /** Where the wrapper wrote the bootstrap's pid, one line per start (`recordPid`). */
+  pidFile?: string;
+}
+
+export interface RieSpec {
+  timeoutSeconds: number;
+  /** Extra or overriding handler environment. */
+  env?: Record<string, string>;
+  /** Run the handler with /tmp and /var/tmp overlaid (needs `canOverlayTmp()`). */
+  watchDisk?: boolean;
+  /** Record the bootstrap's pid (a wrapper writes `$$`, then execs it); not with watchDisk. */
+  recordPid?: boolean;
+  name?: string;
+}
+
+/** Whether this machine lets us give the handler a private mount namespace and mount in it (root with CAP_SYS_ADMIN). */
+export function canOverlayTmp(): boolean {
+  const probe = tempDir('probe');
+  try {
+    execFileSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs none ${probe}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmTree(probe);
+  }
+}
+
+/**
+ * A shell script that runs a program in a private mount namespace where /tmp and /var/tmp are
+ * overlays: the program still reads both as usual (the CA file lives in /tmp), but whatever it
+ * writes there lands in the returned upper layers, which must sit outside /tmp.
+ */
+export function overlayWrapper(root: string): { uppers: string[]; wrapper: (program: string) => string } {
+  const uppers: string[] = [];
+  const mounts: string[] = [];
+  for (const [name, target] of [['tmp', '/tmp'], ['vartmp', '/var/tmp']]) {
+    const upper = path.join(root, name, 'upper');
+    const work = path.join(root, name, 'work');
+    fs.mkdirSync(upper, { recursive: true });
+    fs.mkdirSync(work, { recursive: true });
+    uppers.push(upper);
+    mounts.push(`mount -t overlay overlay -o lowerdir=${target},upperdir=${upper},workdir=${work} ${target}`);
+  }
+  return { uppers, wrapper: program => `#!/bin/sh\nexec unshare -m --propagation private sh -c '${mounts.join(' && ')} && exec "$0"' ${program}\n` };
+}
+
+/** Fresh folders for sandboxes and overlay layers: on /dev/shm (outside /tmp) when there is one. */
+export function scratchOutsideTmp(prefix: string): string {
+  const shm = '/dev/shm';
+  return fs.mkdtempSync(path.join(fs.existsSync(shm) ? shm : os.homedir(), `${prefix}-`));
+}
+
+/**
+ * An HTTP forwarder in front of moto that records each call's X-Amz-Target (the JSON APIs:
+ * ECR, Secrets Manager) or method and path (S3).
+ */
+async function startAwsRecorder(motoPort: () => number, calls: string[]): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const agent = new http.Agent({ keepAlive: true });
+  const server = http.createServer((req, res) => {
+    const target = req.headers['x-amz-target'];
+    calls.push(typeof target === 'string' ? target : `${req.method} ${req.url}`);
+    const up = http.request({ host: '127.0.0.1', port: motoPort(), method: req.method, path: req.url, headers: req.headers, agent }, upRes => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+    });
+    up.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });
+    req.pipe(up);
+  });
+  const port = await listen(server, 'AWS API recorder');
+  return { endpoint: `http://127.0.0.1:${port}`, close: async () => { agent.destroy(); await closeServer(server); } };
 }
 
 /** Docker Hub's registry host: the proxy sends it to the hub-style registry, so `nginx:latest` resolves locally. */
@@ -68,6 +169,16 @@ export class World {
   public proxy!: ConnectProxy;
   public receiver!: Receiver;
   public rie!: Rie;
+  /** With `faults`: in front of the hub registry (bearer tokens, anonymous pull): address sources as `${src.host}/...`. */
+  public src!: FaultProxy;
+  /** With `faults`: in front of the ECR-style registry; the handler reaches the ECR host name through it. */
+  public dest!: FaultProxy;
+  /** The RIE instances started with `newRie`, each with its sandbox folders. */
+  public readonly ries: { rie: Rie; dirs: SandboxDirs }[] = [];
+  /** With `recordAwsCalls`: each AWS API call the handlers made, in order (X-Amz-Target). */
+  public readonly awsCalls: string[] = [];
+  private awsRecorder?: { endpoint: string; close(): Promise<void> };
+  private sandboxRoot?: string;
 
   /** Values that must never appear in handler output. */
   public readonly secrets = new Set<string>();
@@ -109,24 +220,21 @@ export class World {
     this.ecr = new Registry('ecr', path.join(this.dir, 'ecr'), this.pki, { kind: 'htpasswd', users: { [this.ecrLogin.user]: this.ecrLogin.password } });
     await this.ecr.start();
 
-    this.proxy = await startConnectProxy(() => this.ecr.port, () => ({ [DOCKER_HUB_HOST]: this.hub.port }));
+    if (this.opts.faults) {
+      const { pki } = this;
+      const proxyOpts = { caFile: pki.caCert, certFile: pki.serverCert, keyFile: pki.serverKey };
+      this.src = await startFaultProxy({ ...proxyOpts, upstreamPort: () => this.hub.port, logFile: path.join(this.dir, 'fault-proxy-src.log') });
+      this.dest = await startFaultProxy({ ...proxyOpts, upstreamPort: () => this.ecr.port, logFile: path.join(this.dir, 'fault-proxy-dest.log') });
+    }
+    this.proxy = await startConnectProxy(standIns(() => this.dest?.port ?? this.ecr.port, () => ({ [DOCKER_HUB_HOST]: this.hub.port })));
+    if (this.opts.recordAwsCalls) this.awsRecorder = await startAwsRecorder(() => this.moto.port, this.awsCalls);
     this.receiver = await startReceiver();
     if (this.opts.rie !== false) {
       this.rie = new Rie({
         bootstrap: this.opts.handlerArch === 'arm64' ? armBootstrap(this.dir) : this.opts.bootstrap,
         timeoutSeconds: this.opts.timeoutSeconds ?? 900,
         logFile: path.join(this.dir, 'handler.log'),
-        env: {
-          ...DUMMY_AWS,
-          AWS_DEFAULT_REGION: DUMMY_AWS.AWS_REGION,
-          AWS_ENDPOINT_URL: this.moto.endpoint,
-          SSL_CERT_FILE: this.pki.caCert,
-          HTTPS_PROXY: this.proxy.url,
-          NO_PROXY: '127.0.0.1,localhost',
-          // The most verbose level: a secret printed at any level must show up in the grep.
-          LOG_LEVEL: 'debug',
-          ...this.opts.env,
-        },
+        env: { ...this.handlerEnv(), ...this.opts.env },
       });
       await this.rie.start();
     }
@@ -135,10 +243,88 @@ export class World {
 
   async stop(): Promise<void> {
     const closers: Promise<unknown>[] = [];
-    for (const c of [this.rie, this.hub, this.priv, this.ecr, this.open, this.moto]) if (c) closers.push(c.stop());
-    for (const c of [this.proxy, this.receiver, this.tokenServer]) if (c) closers.push(c.close());
+    for (const c of [this.rie, ...this.ries.map(r => r.rie)]) if (c) closers.push(c.stop());
+    await Promise.allSettled(closers);
+    closers.length = 0;
+    for (const c of [this.hub, this.priv, this.ecr, this.open, this.moto]) if (c) closers.push(c.stop());
+    for (const c of [this.proxy, this.receiver, this.tokenServer, this.src, this.dest, this.awsRecorder]) if (c) closers.push(c.close());
     await Promise.allSettled(closers);
     rmTree(this.dir);
+    if (this.sandboxRoot) rmTree(this.sandboxRoot);
+  }
+
+  /** The environment every handler gets: dummy AWS credentials, moto, the harness CA, the CONNECT proxy, debug logs. */
+  handlerEnv(): Record<string, string> {
+    return {
+      ...DUMMY_AWS,
+      AWS_DEFAULT_REGION: DUMMY_AWS.AWS_REGION,
+      AWS_ENDPOINT_URL: this.awsRecorder?.endpoint ?? this.moto.endpoint,
+      SSL_CERT_FILE: this.pki.caCert,
+      HTTPS_PROXY: this.proxy.url,
+      NO_PROXY: '127.0.0.1,localhost',
+      // The most verbose level: a secret printed at any level must show up in the grep.
+      LOG_LEVEL: 'debug',
+    };
+  }
+
+  /** Starts one more RIE (one more warm Lambda sandbox) running the shipped bootstrap. */
+  async newRie(spec: RieSpec): Promise<Rie> {
+    // Overlay upper layers must not live under the /tmp they cover.
+    this.sandboxRoot ??= scratchOutsideTmp('e2e-sandboxes');
+    const n = this.ries.length;
+    const box = fs.mkdtempSync(path.join(this.sandboxRoot, `${spec.name ?? 'rie'}-${n}-`));
+    const dirs: SandboxDirs = { home: path.join(box, 'home'), tmp: path.join(box, 'tmp'), xdg: path.join(box, 'xdg'), overlayUppers: [] };
+    for (const d of [dirs.home, dirs.tmp, dirs.xdg]) fs.mkdirSync(d, { mode: 0o700 });
+    let bootstrap = BOOTSTRAP;
+    const env: Record<string, string> = { ...this.handlerEnv(), HOME: dirs.home, TMPDIR: dirs.tmp, XDG_RUNTIME_DIR: dirs.xdg, ...spec.env };
+    if (spec.watchDisk || spec.recordPid) {
+      const wrapDir = path.join(box, 'task');
+      fs.mkdirSync(wrapDir);
+      bootstrap = path.join(wrapDir, 'bootstrap');
+      if (spec.watchDisk) {
+        const { uppers, wrapper } = overlayWrapper(path.join(box, 'overlay'));
+        dirs.overlayUppers.push(...uppers);
+        fs.writeFileSync(bootstrap, wrapper(BOOTSTRAP), { mode: 0o755 });
+      } else {
+        // exec keeps the pid: the pid written is the bootstrap's own.
+        dirs.pidFile = path.join(box, 'pid');
+        fs.writeFileSync(bootstrap, `#!/bin/sh\necho $$ >> "${dirs.pidFile}"\nexec "${BOOTSTRAP}" "$@"\n`, { mode: 0o755 });
+      }
+      dirs.cwd = wrapDir;
+    }
+    const rie = new Rie({ bootstrap, timeoutSeconds: spec.timeoutSeconds, logFile: path.join(this.dir, `handler-${spec.name ?? 'rie'}-${n}.log`), env });
+    this.ries.push({ rie, dirs });
+    await rie.start();
+    return rie;
+  }
+
+  /** The sandbox folders of a RIE started with `newRie`. */
+  sandboxOf(rie: Rie): SandboxDirs {
+    const found = this.ries.find(r => r.rie === rie);
+    if (!found) throw new Error('not a RIE started with newRie');
+    return found.dirs;
+  }
+
+  /** The pids a `recordPid` sandbox's bootstrap started with, in order (a new one after each crash). */
+  bootstrapPids(rie: Rie): number[] {
+    const f = this.sandboxOf(rie).pidFile;
+    if (!f || !fs.existsSync(f)) return [];
+    return fs.readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).map(Number);
+  }
+
+  /** Everything every handler started with `newRie` printed so far. */
+  handlerLogs(): string {
+    return this.ries.map(r => r.rie.log()).join('\n');
+  }
+
+  /** Files and folders the `newRie` handlers left in their HOME, TMPDIR, XDG_RUNTIME_DIR, cwd or overlaid /tmp and /var/tmp. */
+  diskWrites(): string[] {
+    const found: string[] = [];
+    for (const { dirs } of this.ries) {
+      for (const d of [dirs.home, dirs.tmp, dirs.xdg, ...dirs.overlayUppers]) found.push(...walk(d));
+      if (dirs.cwd) found.push(...walk(dirs.cwd).filter(f => f !== path.join(dirs.cwd!, 'bootstrap')));
+    }
+    return found;
   }
 
   /** Clients for pushing test images and reading results, with write access everywhere. */
@@ -159,24 +345,15 @@ export class World {
     return this.resource(res, edit);
   }
 
-  resource(res: SynthResource, edit?: (props: Record<string, any>) => void): CustomResource {
+  /** A custom resource driven through `on` (default: the World's RIE), from a synthesized resource with optional edits. */
+  resource(res: SynthResource, edit?: (props: Record<string, any>) => void, on: Rie = this.rie): CustomResource {
     const copy: SynthResource = { ...res, properties: JSON.parse(JSON.stringify(res.properties)) };
     edit?.(copy.properties);
-    return new CustomResource(this.rie, this.receiver, copy);
+    return new CustomResource(on, this.receiver, copy);
   }
 
-  /**
-   * Every recorded secret (passwords, secret values, ECR token and password, ResponseURL
-   * signatures) found in the handler's output or in any response sent to CloudFormation.
-   */
+  /** The secret grep (leaks.ts) over every log file of this World and every response sent to CloudFormation. */
   leaks(): string[] {
-    const haystacks = [this.rie?.log() ?? '', JSON.stringify([...this.receiver.responses.values()])];
-    const needles = [...this.secrets, ...this.receiver.signatures];
-    const found: string[] = [];
-    for (const n of needles) {
-      const variants = [n, encodeURIComponent(n), Buffer.from(n).toString('base64')];
-      if (variants.some(v => haystacks.some(h => h.includes(v)))) found.push(n.slice(0, 6) + '…');
-    }
-    return found;
+    return findLeaks(this, logFiles(this.dir));
   }
 }

@@ -1,0 +1,59 @@
+// The e2e test environment: Node's, plus two checks once a suite has finished (after its own
+// afterAll hooks), so that --forceExit hides nothing (see .projenrc.ts for why the task still has it):
+// - every server and child process the harness opened (test/e2e/harness/handles.ts) must be
+//   closed by then; anything left fails the suite, named, and is then closed here so that jest
+//   can still exit;
+// - no more sockets, servers, child processes or pipes keep Node's event loop alive than before
+//   the suite started (process.getActiveResourcesInfo(): only resources that hold the loop;
+//   idle keep-alive sockets do not). This catches what the harness does not register, e.g. a
+//   server a test starts on its own; the suite fails naming the kinds and counts.
+import type { Circus } from '@jest/types';
+// jest's own default environment, installed with jest (the same version jest runs).
+// eslint-disable-next-line import/no-extraneous-dependencies
+import NodeEnvironment from 'jest-environment-node';
+
+/** Resource kinds that keep the loop alive and that a suite must not leave behind. */
+const WATCHED = ['TCPServerWrap', 'TCPSocketWrap', 'TLSWrap', 'ProcessWrap', 'PipeWrap', 'UDPWrap'];
+
+function loopHolders(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const kind of process.getActiveResourcesInfo()) {
+    if (WATCHED.includes(kind)) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  }
+  return counts;
+}
+
+export default class E2eEnvironment extends NodeEnvironment {
+  private baseline = new Map<string, number>();
+
+  async setup(): Promise<void> {
+    await super.setup();
+    this.baseline = loopHolders();
+  }
+
+  async handleTestEvent(event: Circus.Event, state: Circus.State): Promise<void> {
+    if (event.name !== 'run_finish') return;
+    const open = (this.global as unknown as Record<string, Map<object, { what: string; close: () => void }> | undefined>).__e2eOpenHandles;
+    const left = open ? [...open.values()] : [];
+    if (left.length > 0) {
+      state.unhandledErrors.push(new Error(`the suite left ${left.length} harness handle(s) open: ${left.map(h => h.what).join('; ')}`));
+      for (const h of left) {
+        try { h.close(); } catch { /* already closing */ }
+      }
+      return;
+    }
+    // Closed sockets and exited processes leave the loop's list a moment later.
+    let extra: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const now = loopHolders();
+      extra = [...now].filter(([kind, n]) => n > (this.baseline.get(kind) ?? 0)).map(([kind, n]) => `${n - (this.baseline.get(kind) ?? 0)} ${kind}`);
+      if (extra.length === 0) return;
+      await new Promise(r => setTimeout(r, 100));
+    }
+    // Name the sockets' ends too: the port says which server of the suite it was talking to.
+    const ends = ((process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles())
+      .filter((h): h is import('net').Socket => !!h && (h as { constructor?: { name?: string } }).constructor?.name === 'Socket' && (h as import('net').Socket).remotePort !== undefined)
+      .map(sk => `${sk.localAddress}:${sk.localPort} -> ${sk.remoteAddress}:${sk.remotePort}`);
+    state.unhandledErrors.push(new Error(`the suite left resources that keep Node running: ${extra.join(', ')}${ends.length ? ` (sockets: ${ends.join('; ')})` : ''} (run it with --detectOpenHandles to see where they were opened)`));
+  }
+}
