@@ -35,33 +35,23 @@ else
 fi
 
 # --- Go tools ------------------------------------------------------------------------------
-RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
-if [ -x .tools/bin/aws-lambda-rie ]; then
-  say "go: .tools/bin/aws-lambda-rie present"
-else
-  say "go: installing aws-lambda-rie@$RIE_VERSION into .tools/bin"
-  mkdir -p .tools/bin
-  GOBIN="$ROOT/.tools/bin" go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
-fi
-
+# go_tool BINARY PACKAGE@VERSION: installs a pinned command from the Go module proxy into
+# .tools/bin, once.
+go_tool() {
+  if [ -x ".tools/bin/$1" ]; then
+    say "go: .tools/bin/$1 present"
+  else
+    say "go: installing $2 into .tools/bin"
+    mkdir -p .tools/bin
+    GOBIN="$ROOT/.tools/bin" CGO_ENABLED=0 go install "$2"
+  fi
+}
+# The Lambda Runtime Interface Emulator runs the real bootstrap in the end-to-end tests.
+go_tool aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
 # cosign and oras: the referrers end-to-end test (test/e2e/referrers.e2e.ts) signs, attaches and
-# verifies with the real tools. Pinned versions from the Go module proxy.
-COSIGN_VERSION=v2.6.5
-ORAS_VERSION=v1.3.6
-if [ -x .tools/bin/cosign ]; then
-  say "go: .tools/bin/cosign present"
-else
-  say "go: installing cosign@$COSIGN_VERSION into .tools/bin"
-  mkdir -p .tools/bin
-  GOBIN="$ROOT/.tools/bin" CGO_ENABLED=0 go install "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
-fi
-if [ -x .tools/bin/oras ]; then
-  say "go: .tools/bin/oras present"
-else
-  say "go: installing oras@$ORAS_VERSION into .tools/bin"
-  mkdir -p .tools/bin
-  GOBIN="$ROOT/.tools/bin" CGO_ENABLED=0 go install "oras.land/oras/cmd/oras@$ORAS_VERSION"
-fi
+# verifies with the real tools.
+go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
+go_tool oras oras.land/oras/cmd/oras@v1.3.6
 
 # --- npm -------------------------------------------------------------------------------------
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
