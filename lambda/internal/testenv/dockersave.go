@@ -34,29 +34,15 @@ func DockerSave(images ...SaveImage) ([]byte, []string, error) {
 		_, err := tw.Write(data)
 		return err
 	}
-	type item struct {
-		Config   string
-		RepoTags []string
-		Layers   []string
-	}
-	var items []item
+	var items []saveItem
 	var configs []string
 	for n, img := range images {
 		rnd := rand.New(rand.NewPCG(img.Seed, uint64(n)))
 		var diffIDs []string
 		var layerPaths []string
 		for i, size := range img.LayerSizes {
-			content := make([]byte, size)
-			for j := range content {
-				content[j] = byte(rnd.UintN(256))
-			}
-			var lt bytes.Buffer
-			ltw := tar.NewWriter(&lt)
-			_ = ltw.WriteHeader(&tar.Header{Name: fmt.Sprintf("file%d", i), Mode: 0o644, Size: int64(size)})
-			_, _ = ltw.Write(content)
-			_ = ltw.Close()
-			sum := sha256.Sum256(lt.Bytes())
-			diffIDs = append(diffIDs, "sha256:"+hex.EncodeToString(sum[:]))
+			layerTar, diffID := randomLayer(rnd, fmt.Sprintf("file%d", i), size)
+			diffIDs = append(diffIDs, diffID)
 			id := fmt.Sprintf("%064x", rnd.Uint64())
 			switch img.Layout {
 			case "legacy":
@@ -69,12 +55,12 @@ func DockerSave(images ...SaveImage) ([]byte, []string, error) {
 				if err := add(id+"/json", []byte(`{"id":"`+id+`"}`)); err != nil {
 					return nil, nil, err
 				}
-				if err := add(id+"/layer.tar", lt.Bytes()); err != nil {
+				if err := add(id+"/layer.tar", layerTar); err != nil {
 					return nil, nil, err
 				}
 				layerPaths = append(layerPaths, id+"/layer.tar")
 			default:
-				blob := lt.Bytes()
+				blob := layerTar
 				if img.Layout == "oci-gzip" {
 					var gz bytes.Buffer
 					zw := gzip.NewWriter(&gz)
@@ -107,7 +93,7 @@ func DockerSave(images ...SaveImage) ([]byte, []string, error) {
 			return nil, nil, err
 		}
 		configs = append(configs, "sha256:"+hex.EncodeToString(cs[:]))
-		items = append(items, item{Config: cfgName, RepoTags: img.RepoTags, Layers: layerPaths})
+		items = append(items, saveItem{Config: cfgName, RepoTags: img.RepoTags, Layers: layerPaths})
 	}
 	mj, _ := json.Marshal(items)
 	if err := add("manifest.json", mj); err != nil {

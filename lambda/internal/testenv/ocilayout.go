@@ -67,12 +67,7 @@ func OCILayoutArchive(images ...LayoutImage) ([]byte, []LayoutDigests, error) {
 	withType := func(desc map[string]any, mt string) map[string]any { desc["mediaType"] = mt; return desc }
 
 	var index []map[string]any
-	type item struct {
-		Config   string
-		RepoTags []string
-		Layers   []string
-	}
-	var items []item
+	var items []saveItem
 	var out []LayoutDigests
 	for n, img := range images {
 		rnd := rand.New(rand.NewPCG(img.Seed, uint64(n)))
@@ -87,18 +82,9 @@ func OCILayoutArchive(images ...LayoutImage) ([]byte, []LayoutDigests, error) {
 			var layers []map[string]any
 			var layerPaths []string
 			for i, size := range img.LayerSizes {
-				content := make([]byte, size)
-				for j := range content {
-					content[j] = byte(rnd.UintN(256))
-				}
-				var lt bytes.Buffer
-				ltw := tar.NewWriter(&lt)
-				_ = ltw.WriteHeader(&tar.Header{Name: fmt.Sprintf("%s-file%d", arch, i), Mode: 0o644, Size: int64(size)})
-				_, _ = ltw.Write(content)
-				_ = ltw.Close()
-				sum := sha256.Sum256(lt.Bytes())
-				diffIDs = append(diffIDs, "sha256:"+hex.EncodeToString(sum[:]))
-				data, mt := lt.Bytes(), "application/vnd.oci.image.layer.v1.tar"
+				data, diffID := randomLayer(rnd, fmt.Sprintf("%s-file%d", arch, i), size)
+				diffIDs = append(diffIDs, diffID)
+				mt := "application/vnd.oci.image.layer.v1.tar"
 				switch img.Compression {
 				case "", "gzip":
 					var z bytes.Buffer
@@ -146,7 +132,7 @@ func OCILayoutArchive(images ...LayoutImage) ([]byte, []LayoutDigests, error) {
 			kid["platform"] = map[string]any{"architecture": arch, "os": "linux"}
 			kids = append(kids, kid)
 			if pi == 0 {
-				items = append(items, item{Config: "blobs/sha256/" + ld.Configs[arch][7:], RepoTags: img.RepoTags, Layers: layerPaths})
+				items = append(items, saveItem{Config: "blobs/sha256/" + ld.Configs[arch][7:], RepoTags: img.RepoTags, Layers: layerPaths})
 			}
 			if img.Attest {
 				stmt, _ := json.Marshal(map[string]any{"_type": "https://in-toto.io/Statement/v0.1",
