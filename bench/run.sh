@@ -61,4 +61,6 @@ if [ "${BENCH_CASES:-}" != 9 ] && [ ! -x "$UP/package/lambda-bin/bootstrap" ]; t
 fi
 
 say "running the cases"
+# The harness the bench reuses reads the rulebook through its generated TypeScript module.
+node scripts/rules-ts.js
 exec node_modules/.bin/ts-node --transpile-only --project tsconfig.dev.json bench/run.ts
