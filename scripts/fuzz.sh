@@ -15,7 +15,7 @@
 #   MOTO_SERVER           moto_server binary (the auth, copier and s3archive test binaries start
 #                         one in TestMain, also when fuzzing)
 #
-# Not wired into scripts/test.sh.
+# scripts/test.sh runs it with FUZZTIME=5s (a step of its own).
 set -uo pipefail
 cd "$(dirname "$0")/../lambda"
 

@@ -44,6 +44,8 @@ step go-vet bash -c "cd lambda && CGO_ENABLED=0 go vet -tags '$GO_TAGS' ./..."
 echo "=== go test"
 (cd lambda && CGO_ENABLED=0 go test -tags "$GO_TAGS" -json -count=1 ./... > "$REPORTS/go.gojson" 2> "$REPORTS/go.stderr")
 echo "=== go test: exit $? ($(grep -c '"Action":"pass","Package[^}]*"Test"' "$REPORTS/go.gojson" || true) passing tests)"
+# Every fuzz target for a bounded time (issue 16): a crash, a broken property or a hang fails.
+step fuzz env FUZZTIME=5s bash scripts/fuzz.sh
 step govulncheck bash scripts/vulncheck.sh
 step npm-audit npm audit --omit=dev --audit-level=low
 if [ -f test/e2e/jest.config.json ]; then

@@ -131,7 +131,10 @@ export function parsePlatform(s: string): Platform | undefined {
   } else {
     return undefined;
   }
-  if (!OS.test(p.os) || !ARCH.test(p.architecture) || ((p.variant !== '' || parts.length === 3) && !VARIANT.test(p.variant))) {
+  // An architecture that reads as a variant (v7) would turn into one when written out in full
+  // (linux/v7 is arch linux, variant v7): no such architecture exists, so it is refused.
+  if (!OS.test(p.os) || !ARCH.test(p.architecture) || VARIANT.test(p.architecture) ||
+    ((p.variant !== '' || parts.length === 3) && !VARIANT.test(p.variant))) {
     return undefined;
   }
   return p;

@@ -37,7 +37,10 @@ func ParsePlatform(s string) (Platform, error) {
 	default:
 		return Platform{}, fmt.Errorf("%w: %q has more than three parts; write arch, arch/variant or os/arch[/variant], e.g. arm64 or linux/arm/v7", ErrPlatformGrammar, s)
 	}
-	if !rb.os.MatchString(p.OS) || !rb.arch.MatchString(p.Architecture) || (p.Variant != "" || len(parts) == 3) && !rb.variant.MatchString(p.Variant) {
+	// An architecture that reads as a variant (v7) would turn into one when written out in
+	// full (linux/v7 is arch linux, variant v7): no such architecture exists, so it is refused.
+	if !rb.os.MatchString(p.OS) || !rb.arch.MatchString(p.Architecture) || rb.variant.MatchString(p.Architecture) ||
+		(p.Variant != "" || len(parts) == 3) && !rb.variant.MatchString(p.Variant) {
 		return Platform{}, fmt.Errorf("%w: %q; write arch, arch/variant or os/arch[/variant] in lowercase, e.g. arm64, arm/v7 or linux/arm64/v8", ErrPlatformGrammar, s)
 	}
 	return p, nil
