@@ -339,3 +339,30 @@ describe('README "Performance": figures are those of bench/RESULTS.md', () => {
     fromReadme(new RegExp(`checks this against the published ${version.replace(/\./g, '\\.')}`));
   });
 });
+
+describe('README "Development": where each decision is made', () => {
+  test('every file and function the table names exists', () => {
+    const section = fromReadme(/Where each decision is made:\n\n([\s\S]*?)\n\n/)[1];
+    const rows = section.split('\n').slice(2);
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    for (const row of rows) {
+      const cell = row.split('|')[2];
+      // Paths are backticked; a bare name after a path (e.g. `cases.json`, `copier/retry.go`)
+      // is relative to the path before it.
+      let dir = '';
+      for (const [, name] of cell.matchAll(/`([^`]+)`/g)) {
+        if (/^[A-Za-z]+(\.[A-Za-z]+)?$/.test(name) && !/\.(go|ts|json)$/.test(name)) {
+          // A function or type name: it must be in the file named just before it.
+          const file = path.join(ROOT, dir);
+          expect({ file: dir, name, found: fs.statSync(file).isFile() && fs.readFileSync(file, 'utf8').includes(name.split('.').pop()!) })
+            .toEqual({ file: dir, name, found: true });
+          continue;
+        }
+        const candidates = [name, path.join(path.dirname(dir), name), path.join('lambda/internal', name)];
+        const hit = candidates.find(c => fs.existsSync(path.join(ROOT, c)));
+        expect({ name, exists: hit !== undefined }).toEqual({ name, exists: true });
+        dir = hit!;
+      }
+    }
+  });
+});
