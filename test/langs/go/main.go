@@ -25,9 +25,9 @@ func newMyEcrDeploymentStack(scope constructs.Construct, id string, props *awscd
 
 	// 2. Deploy a Docker image from Docker Hub (nginx:latest) to the ECR repository.
 	cdkecrdeployment.NewECRDeployment(stack, jsii.String("DeployPublicNginxImage"), &cdkecrdeployment.ECRDeploymentProps{
-		Src: cdkecrdeployment.NewDockerImageName(jsii.String("nginx:latest"), nil),
+		Src: cdkecrdeployment.NewDockerImageName(jsii.String("nginx:latest"), nil, nil),
 		Dest: cdkecrdeployment.NewDockerImageName(jsii.String(*awscdk.Aws_ACCOUNT_ID()+".dkr.ecr."+*awscdk.Aws_REGION()+
-			".amazonaws.com/"+*destinationRepo.RepositoryName()+":latest"), nil),
+			".amazonaws.com/"+*destinationRepo.RepositoryName()+":latest"), nil, nil),
 	})
 	return stack
 }
