@@ -234,6 +234,11 @@ var textRules = []struct {
 	{"http2: server sent goaway", ErrTransient},
 	{"slowdown", ErrTransient},
 	{"please reduce your request rate", ErrTransient},
+	// DIGEST_INVALID: bytes that did not hash to their digest on the way (a transfer to try
+	// again), and Debian's docker-registry 2.8 (filesystem storage) under concurrent writers to
+	// one repository: a manifest PUT that reads a blob link another upload is still writing
+	// answers "digest invalid". A blob that really is corrupt fails again on every attempt.
+	{"digest invalid", ErrTransient},
 }
 
 // fromText is the one place that classifies by message text (msg lowercased): the class of

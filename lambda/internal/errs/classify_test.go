@@ -34,6 +34,7 @@ func TestFromText(t *testing.T) {
 		"connection reset":                           {"read tcp 10.0.0.1:51000->10.0.0.2:443: read: connection reset by peer", ErrTransient},
 		"use of closed network connection":           {"write tcp 127.0.0.1:1->127.0.0.1:2: use of closed network connection", ErrTransient},
 		"unexpected eof":                             {"reading blob sha256:ab: unexpected EOF", ErrTransient},
+		"digest invalid":                             {"uploading manifest t12 to r.example/shared: digest invalid", ErrTransient},
 		"tls handshake timeout":                      {"net/http: TLS handshake timeout", ErrTransient},
 		"i/o timeout":                                {"dial tcp 10.0.0.9:443: i/o timeout", ErrTransient},
 		"http2: server sent goaway":                  {"http2: server sent GOAWAY and closed the connection", ErrTransient},
