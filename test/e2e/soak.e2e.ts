@@ -88,7 +88,11 @@ test(`${N} invocations on one warm handler: peak RSS, goroutines and file descri
   // Peak RSS: within +10% of its value after the first ten (a peak never falls below it).
   expect(last.hwmKiB).toBeGreaterThanOrEqual(warm.hwmKiB);
   expect(last.hwmKiB).toBeLessThanOrEqual(warm.hwmKiB * 1.10);
-  // No growth: after the warm-up, never more goroutines or descriptors than during it.
-  expect(figures.goroutines.maxAfter10).toBeLessThanOrEqual(figures.goroutines.maxFirst10);
-  expect(figures.fds.maxAfter10).toBeLessThanOrEqual(figures.fds.maxFirst10);
+  // No growth: the last invocation ends with no more goroutines or descriptors than the
+  // warm-up did, and none in between has more than 2 over that (a connection still closing as
+  // the count is taken). A leak of one per invocation would be 190 over.
+  expect(figures.goroutines.last).toBeLessThanOrEqual(figures.goroutines.maxFirst10);
+  expect(figures.goroutines.maxAfter10).toBeLessThanOrEqual(figures.goroutines.maxFirst10 + 2);
+  expect(figures.fds.last).toBeLessThanOrEqual(figures.fds.maxFirst10);
+  expect(figures.fds.maxAfter10).toBeLessThanOrEqual(figures.fds.maxFirst10 + 2);
 });
