@@ -46,12 +46,18 @@ func (l *login) relogin(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fresh := l.c.systemContext(creds)
+	l.creds.Current = creds
+	l.renew()
+	return nil
+}
+
+// renew puts a new system context for l.creds.Current in place, keeping the platform chosen,
+// and starts a new generation so that a source opened before is opened again. l.mu is held.
+func (l *login) renew() {
+	fresh := l.c.systemContext(l.creds.Current)
 	fresh.OSChoice, fresh.ArchitectureChoice, fresh.VariantChoice = l.sys.OSChoice, l.sys.ArchitectureChoice, l.sys.VariantChoice
 	*l.sys = *fresh
-	l.creds.Current = creds
 	l.gen++
-	return nil
 }
 
 // accept records that the registry took the credentials (the copy's first reads succeeded).
@@ -75,10 +81,7 @@ func (l *login) wasAccepted() bool {
 func (l *login) reconnect() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fresh := l.c.systemContext(l.creds.Current)
-	fresh.OSChoice, fresh.ArchitectureChoice, fresh.VariantChoice = l.sys.OSChoice, l.sys.ArchitectureChoice, l.sys.VariantChoice
-	*l.sys = *fresh
-	l.gen++
+	l.renew()
 }
 
 // acceptedBefore reports whether every login was accepted earlier in this copy: a refusal now
