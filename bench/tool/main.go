@@ -8,6 +8,8 @@
 //	exec     runs a command (skopeo) to completion with the same measurements.
 //	image    generates a test image (deterministic random layers, gzip) into a cache folder
 //	         and optionally pushes it to a registry or writes a `docker save` tarball.
+//	gzip     compresses layer-like corpora at each gzip level with the handler's compressor
+//	         (see gzip.go): CPU seconds and compressed size per level.
 //	floor    the least work any copier must do for a registry-to-registry copy (see floor.go):
 //	         the reference that shows how much of a copier's time the registries take.
 //
@@ -25,7 +27,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool lambda|exec|image|floor < spec.json")
+		fmt.Fprintln(os.Stderr, "usage: benchtool lambda|exec|image|floor|gzip < spec.json")
 		os.Exit(2)
 	}
 	if os.Args[1] == sandboxArg {
@@ -49,6 +51,10 @@ func main() {
 		var s ImageSpec
 		mustDecode(in, &s)
 		out, err = runImage(s)
+	case "gzip":
+		var s GzipSpec
+		mustDecode(in, &s)
+		out, err = runGzip(s)
 	case "floor":
 		var s FloorSpec
 		mustDecode(in, &s)

@@ -1,14 +1,17 @@
 package copier
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/klauspost/pgzip"
 
 	"github.com/cdk-ecr-deployment/handler/internal/awsenv"
 	"github.com/cdk-ecr-deployment/handler/internal/s3archive"
@@ -63,17 +66,7 @@ func TestCopyFromS3Archive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := awsenv.S3(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("assets")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("assets"), Key: aws.String("img:v1.tar"), Body: bytes.NewReader(tarball)}); err != nil {
-		t.Fatal(err)
-	}
-	api := &inFlightAPI{API: client}
+	api := &inFlightAPI{API: putArchive(t, "assets", "img:v1.tar", tarball)}
 	reg := newRegistry(t)
 	c := reg.copier(t)
 	c.opts.S3 = func(context.Context, string) (s3archive.API, error) { return api, nil }
@@ -112,4 +105,115 @@ func TestCopyFromS3Archive(t *testing.T) {
 	if n := reg.writes.Load() - before; n != 0 || !again.Skipped || again.Digest != res.Digest {
 		t.Errorf("re-run from S3: %d writes, %+v", n, again)
 	}
+}
+
+// putArchive stores an archive in moto's S3 (the bucket is created) and returns the client.
+func putArchive(t *testing.T, bucket, key string, tarball []byte) s3archive.API {
+	t.Helper()
+	ctx := context.Background()
+	client, err := awsenv.S3(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(tarball)}); err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+// The layer.tar files of a classic archive reach the registry gzipped at gzipLevel (the
+// level bench/gzip.sh chose), not at containers/image's default.
+func TestCopyArchiveGzipsAtChosenLevel(t *testing.T) {
+	testenv.NeedMoto(t)
+	ctx := context.Background()
+	tarball, _, err := testenv.DockerSave(testenv.SaveImage{
+		RepoTags: []string{"app:latest"}, LayerSizes: []int{3 << 20, 1 << 20}, Layout: "legacy", Seed: 5, Text: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := putArchive(t, "levels", "img.tar", tarball)
+	reg := newRegistry(t)
+	c := reg.copier(t)
+	c.opts.S3 = func(context.Context, string) (s3archive.API, error) { return api, nil }
+	src, err := c.ParseSource("s3://levels/img.tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Copy(ctx, Job{Src: src, Dest: imageRef(t, "docker://"+reg.host+"/levels/app:v1"), Retry: testRetry()}); err != nil {
+		t.Fatal(err)
+	}
+	img, err := remoteImage(reg, t, "levels/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	layers := layerTars(t, tarball)
+	if len(m.Layers) != len(layers) {
+		t.Fatalf("%d layers at the destination, %d in the archive", len(m.Layers), len(layers))
+	}
+	for i, l := range layers {
+		chosen, dflt := gzipSize(t, l, gzipLevel), gzipSize(t, l, pgzip.DefaultCompression)
+		if chosen == dflt {
+			t.Fatalf("layer %d: level %d and the default give the same size (%d); the content does not tell them apart", i, gzipLevel, chosen)
+		}
+		if m.Layers[i].Size != chosen {
+			t.Errorf("layer %d is %d bytes at the destination; gzip level %d gives %d, the default level %d (%d bytes uncompressed)",
+				i, m.Layers[i].Size, gzipLevel, chosen, dflt, len(l))
+		}
+	}
+}
+
+// layerTars are the layer.tar members of a classic archive, in manifest.json's order.
+func layerTars(t *testing.T, tarball []byte) [][]byte {
+	t.Helper()
+	members := map[string][]byte{}
+	tr := tar.NewReader(bytes.NewReader(tarball))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		members[h.Name] = b
+	}
+	var items []struct{ Layers []string }
+	if err := json.Unmarshal(members["manifest.json"], &items); err != nil || len(items) != 1 {
+		t.Fatalf("manifest.json: %v (%d items)", err, len(items))
+	}
+	var out [][]byte
+	for _, name := range items[0].Layers {
+		out = append(out, members[name])
+	}
+	return out
+}
+
+// gzipSize is the size of b gzipped as containers/image gzips (pgzip, default concurrency).
+func gzipSize(t *testing.T, b []byte, level int) int64 {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := pgzip.NewWriterLevel(&buf, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return int64(buf.Len())
 }

@@ -25,8 +25,20 @@ const (
 	unwritable = "/dev/null/cdk-ecr-deployment"
 )
 
+// gzipLevel is the level layers that reach the destination uncompressed (the layer.tar files
+// of a `docker save` archive from Docker before 25) are gzipped at. Chosen by measurement:
+// `bash bench/gzip.sh` (bench/results/gzip-levels.md) compresses a Go toolchain and a Python
+// site-packages tree at every level with the compressor containers/image uses. At Lambda's
+// 0.29 vCPU the copy of such a layer is bound by compression CPU, and levels 1 and 2 take
+// about half the CPU of containers/image's default (6) for blobs 11 % larger; Huffman-only
+// halves the CPU again but doubles the bytes, so the upload (40 MB/s per connection) and
+// every later pull take longer. test/bench-gzip.test.ts keeps this and the measurement's
+// choice the same.
+const gzipLevel = 2
+
 // systemContext returns the containers/image settings for one side.
 func (c *Copier) systemContext(creds *auth.Credentials) *types.SystemContext {
+	level := gzipLevel
 	sys := &types.SystemContext{
 		DockerRegistryUserAgent: c.opts.UserAgent,
 		// Registries configuration: use built-in defaults only, never the
@@ -51,6 +63,8 @@ func (c *Copier) systemContext(creds *auth.Credentials) *types.SystemContext {
 		DockerCompatAuthFilePath: "",
 		OSChoice:                 "linux",
 		DockerAuthConfig:         &types.DockerAuthConfig{},
+		// Only a destination compresses, and only layers it receives uncompressed.
+		CompressionLevel: &level,
 	}
 	if creds != nil {
 		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: creds.Username, Password: creds.Password}

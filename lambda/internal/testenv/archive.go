@@ -21,10 +21,33 @@ type saveItem struct {
 // randomLayer is an uncompressed layer tar holding one file of size random bytes, and its
 // diff ID.
 func randomLayer(rnd *rand.Rand, name string, size int) ([]byte, string) {
-	content := make([]byte, size)
-	for j := range content {
-		content[j] = byte(rnd.UintN(256))
+	return layer(rnd, name, size, randomBytes)
+}
+
+func randomBytes(rnd *rand.Rand, b []byte) {
+	for j := range b {
+		b[j] = byte(rnd.UintN(256))
 	}
+}
+
+// words fills b with words of a small vocabulary, separated by spaces and newlines.
+func words(rnd *rand.Rand, b []byte) {
+	vocab := []string{"layer", "image", "manifest", "digest", "registry", "config", "blob", "tag", "index", "push", "pull", "copy", "lambda", "stack"}
+	for j := 0; j < len(b); {
+		w := vocab[rnd.IntN(len(vocab))]
+		j += copy(b[j:], w)
+		if j < len(b) {
+			b[j] = " \n"[rnd.IntN(2)]
+			j++
+		}
+	}
+}
+
+// layer is an uncompressed layer tar holding one file of size bytes written by fill, and its
+// diff ID.
+func layer(rnd *rand.Rand, name string, size int, fill func(*rand.Rand, []byte)) ([]byte, string) {
+	content := make([]byte, size)
+	fill(rnd, content)
 	var lt bytes.Buffer
 	ltw := tar.NewWriter(&lt)
 	_ = ltw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(size)})

@@ -20,6 +20,9 @@ type SaveImage struct {
 	// the containerd image store exports them).
 	Layout string
 	Seed   uint64
+	// Text fills the layers with words instead of random bytes: content that compresses
+	// (about 4:1 with gzip), as real layers do.
+	Text bool
 }
 
 // DockerSave builds a docker-save tarball in memory and returns it with the
@@ -41,7 +44,11 @@ func DockerSave(images ...SaveImage) ([]byte, []string, error) {
 		var diffIDs []string
 		var layerPaths []string
 		for i, size := range img.LayerSizes {
-			layerTar, diffID := randomLayer(rnd, fmt.Sprintf("file%d", i), size)
+			fill := randomBytes
+			if img.Text {
+				fill = words
+			}
+			layerTar, diffID := layer(rnd, fmt.Sprintf("file%d", i), size, fill)
 			diffIDs = append(diffIDs, diffID)
 			id := fmt.Sprintf("%064x", rnd.Uint64())
 			switch img.Layout {
