@@ -18,3 +18,14 @@ test('lambda/internal/copier/sysctx.go gzips at the level bench/results/gzip-lev
   // The constant is what the destination's SystemContext carries.
   expect(sysctx).toMatch(/level := gzipLevel[\s\S]*CompressionLevel: &level,/);
 });
+
+test("the README's level and time ratio are the measurement's", () => {
+  const results = fs.readFileSync(path.join(ROOT, 'bench/results/gzip-levels.md'), 'utf8');
+  const m = /\*\*Chosen: level (-?\d+)\*\*[^\n]*level \1 takes \*\*([\d.]+)×\*\* the time of level 6/.exec(results);
+  expect(m).not.toBeNull();
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const claim = /compressed on the way with\s+gzip level (\d+),[\s\S]{0,300}?in ([\d.]+)× the time of the usual default, level 6/.exec(readme);
+  expect(claim).not.toBeNull();
+  expect(claim![1]).toBe(m![1]);
+  expect(Number(claim![2])).toBe(Number(m![2]));
+});

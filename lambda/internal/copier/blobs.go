@@ -57,7 +57,9 @@ func (c *Copier) copyBlobs(ctx context.Context, src types.ImageSource, dest type
 	// copied: record where the source blobs are, so TryReusingBlob tries that mount.
 	cache := memory.New()
 	srcNamed, destNamed := srcRef.DockerReference(), destRef.DockerReference()
-	mount := reference.Domain(srcNamed) == reference.Domain(destNamed) && srcNamed.Name() != destNamed.Name()
+	// An archive source has no name (DockerReference is nil): nothing to mount from.
+	mount := srcNamed != nil && destNamed != nil &&
+		reference.Domain(srcNamed) == reference.Domain(destNamed) && srcNamed.Name() != destNamed.Name()
 	if mount {
 		for _, j := range jobs {
 			if !recordSourceBlob(cache, srcRef, srcNamed, j.info) {

@@ -49,7 +49,11 @@ type sourceManifest struct {
 
 // engineFacts is everything the choice depends on.
 type engineFacts struct {
-	registrySource bool // docker:// source (archives are not)
+	// keepsBytes: the source's manifests are copied byte for byte and its blobs are named by
+	// their digests, which the destination verifies (a registry, or an S3 archive in OCI
+	// layout; not a docker save archive from before Docker 25, whose manifest is built and
+	// whose layers are compressed on the way).
+	keepsBytes bool
 	forceFormat    bool // DestManifestFormat asks for a conversion
 	destByDigest   bool // the destination reference is name@digest
 	mode           mode
@@ -82,14 +86,14 @@ func chooseEngine(f engineFacts) choice {
 	switch {
 	case f.forceFormat:
 		return decline("DestManifestFormat asks for a conversion")
-	case !f.registrySource:
-		return decline("the source is not a registry")
+	case !f.keepsBytes:
+		return decline("the source is neither a registry nor an archive in OCI layout (its manifest is built, and its layers compressed, on the way)")
 	case f.destByDigest:
 		return decline("the destination is given by digest")
 	case !manifest.MIMETypeIsMultiImage(f.top.mime) && f.mode != modeSingle:
 		return decline("the source is a single image, not an index")
 	}
-	ch := choice{engine: engineDirect, reason: "registry to registry, manifests kept byte for byte"}
+	ch := choice{engine: engineDirect, reason: "manifests and blobs kept byte for byte"}
 	for _, m := range f.images {
 		img, why := parseDirectImage(m.digest, m.bytes, m.mime)
 		if why != "" {
@@ -125,7 +129,7 @@ func chooseEngine(f engineFacts) choice {
 func (c *Copier) selectEngine(ctx context.Context, srcRef, destRef types.ImageReference, destSys *types.SystemContext, p plan) (choice, error) {
 	destNamed := destRef.DockerReference()
 	_, byDigest := destNamed.(reference.Digested)
-	f := engineFacts{registrySource: isRegistry(srcRef) && destNamed != nil, destByDigest: byDigest, mode: p.mode,
+	f := engineFacts{keepsBytes: byteForByte(srcRef) && destNamed != nil, destByDigest: byDigest, mode: p.mode,
 		forceFormat: p.format != ""}
 	d, err := manifest.Digest(p.top)
 	if err != nil {

@@ -1,9 +1,11 @@
 package copier
 
-// Direct copies: registry to registry, manifests kept byte for byte.
+// Direct copies: manifests and blobs kept byte for byte, from a registry or from an S3
+// archive in OCI layout (Docker 25+ docker save, oci-archive).
 //
 // That is the deploy-time case (an image built and pushed by CDK, or a public image, copied
-// into ECR), and containers/image's copy.Image pays there for being general:
+// into ECR; or an image saved by Docker 25 or later, from S3), and containers/image's
+// copy.Image pays there for being general:
 //   - it hashes every blob on the way (sha256 over all bytes: 40% of the copier's CPU in
 //     bench/RESULTS.md), although the destination registry verifies each blob's digest when
 //     the upload is committed (PUT ?digest=, which the distribution spec requires), so a
@@ -13,9 +15,9 @@ package copier
 //     PutBlob);
 //   - it copies the children of an index one after another.
 //
-// copyDirect drives the same transports (containers/image's docker ImageSource and
-// ImageDestination, so auth, proxies, TLS, resumed reads, 429 handling and the registry
-// quirks they know stay the same) but schedules the work itself: every blob of every selected
+// copyDirect drives the same transports (containers/image's docker ImageSource, or the
+// s3archive one, and ImageDestination, so auth, proxies, TLS, resumed reads, 429 handling
+// and the registry quirks they know stay the same) but schedules the work itself: every blob of every selected
 // manifest, config included, is copied at once (MaxParallel large blobs, largest first, and up
 // to 16 small ones besides: those are latency-bound), each
 // streamed from the source GET straight into the destination upload (POST, one PATCH with
@@ -23,7 +25,12 @@ package copier
 // the same registry, a cross-repository mount is tried first. Manifests follow once their
 // blobs are in place; an index last.
 //
-// Anything else (archives, schema 1, foreign or encrypted layers, manifest types the
+// An OCI-layout archive's blobs are checked against their digests as they are read
+// (s3archive's verifyingReader), so a corrupt member fails with its name before the
+// registry is asked to commit it; copy.Image would hash each of them a second time.
+//
+// Anything else (docker save archives from before Docker 25, whose manifest is built and whose
+// layers are compressed on the way; schema 1, foreign or encrypted layers, manifest types the
 // destination does not take, a destination given by digest) goes through copy.Image.
 
 import (

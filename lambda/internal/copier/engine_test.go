@@ -28,7 +28,7 @@ func TestChooseEngine(t *testing.T) {
 		mime: imgspecv1.MediaTypeImageIndex}
 	foreign := testManifest(manifest.DockerV2Schema2MediaType, manifest.DockerV2Schema2ForeignLayerMediaTypeGzip, true)
 	schema1 := sourceManifest{digest: digest.FromString("s1"), bytes: []byte(`{"schemaVersion":1}`), mime: manifest.DockerV2Schema1SignedMediaType}
-	direct := engineFacts{registrySource: true, mode: modeSingle, top: img, images: []sourceManifest{img}}
+	direct := engineFacts{keepsBytes: true, mode: modeSingle, top: img, images: []sourceManifest{img}}
 
 	cases := []struct {
 		name   string
@@ -37,7 +37,7 @@ func TestChooseEngine(t *testing.T) {
 		reason string
 	}{
 		{"registry to registry", func(f engineFacts) engineFacts { return f }, engineDirect, "byte for byte"},
-		{"archive source", func(f engineFacts) engineFacts { f.registrySource = false; return f }, engineImage, "not a registry"},
+		{"classic archive source", func(f engineFacts) engineFacts { f.keepsBytes = false; return f }, engineImage, "neither a registry nor an archive in OCI layout"},
 		{"forced format", func(f engineFacts) engineFacts { f.forceFormat = true; return f }, engineImage, "DestManifestFormat asks for a conversion"},
 		{"destination by digest", func(f engineFacts) engineFacts { f.destByDigest = true; return f }, engineImage, "by digest"},
 		{"foreign layers", func(f engineFacts) engineFacts { f.top, f.images = foreign, []sourceManifest{foreign}; return f }, engineImage, "foreign"},
