@@ -53,11 +53,11 @@ type engineFacts struct {
 	// their digests, which the destination verifies (a registry, or an S3 archive in OCI
 	// layout; not a docker save archive from before Docker 25, whose manifest is built and
 	// whose layers are compressed on the way).
-	keepsBytes bool
-	forceFormat    bool // DestManifestFormat asks for a conversion
-	destByDigest   bool // the destination reference is name@digest
-	mode           mode
-	top            sourceManifest
+	keepsBytes   bool
+	forceFormat  bool // DestManifestFormat asks for a conversion
+	destByDigest bool // the destination reference is name@digest
+	mode         mode
+	top          sourceManifest
 	// images are the image manifests to copy: the top one for a single image, else the
 	// selected children of the index (read only for a registry source).
 	images []sourceManifest

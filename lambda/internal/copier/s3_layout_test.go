@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -84,6 +85,37 @@ func TestCopyDocker25ArchiveKeepsDigests(t *testing.T) {
 			if !reg.hasManifest(t, "all", d) {
 				t.Errorf("all@%s is missing at the destination", d)
 			}
+		}
+	})
+	t.Run("two platforms: a filtered index of exactly those children", func(t *testing.T) {
+		res, err := c.Copy(ctx, Job{Src: s3Ref(t, c, "s3://docker25/app.tar"), Dest: imageRef(t, "docker://"+reg.host+"/two:v1"),
+			Platforms: []props.Platform{{Arch: "amd64"}, {Arch: "arm64"}}, Retry: testRetry()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Digest == dg[0].Top || reg.digestOfTag(t, "two:v1") != res.Digest {
+			t.Fatalf("copied %s (tag at %s); want a new index, not the archive's %s", res.Digest, reg.digestOfTag(t, "two:v1"), dg[0].Top)
+		}
+		idx, err := remote.Index(reg.ref(t, "two@"+res.Digest), reg.remoteOpts()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range im.Manifests {
+			got = append(got, m.Digest.String())
+			if !reg.hasManifest(t, "two", m.Digest.String()) {
+				t.Errorf("two@%s is listed but missing", m.Digest)
+			}
+		}
+		want := []string{dg[0].Manifests["amd64"], dg[0].Manifests["arm64"]}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("the filtered index lists %v, want the archive's amd64 and arm64 manifests %v", got, want)
 		}
 	})
 	t.Run("ImageArch arm64: the arm64 child", func(t *testing.T) {

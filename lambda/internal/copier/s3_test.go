@@ -9,11 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/klauspost/pgzip"
 
-	"github.com/cdk-ecr-deployment/handler/internal/awsenv"
 	"github.com/cdk-ecr-deployment/handler/internal/s3archive"
 	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )
@@ -66,7 +64,7 @@ func TestCopyFromS3Archive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := &inFlightAPI{API: putArchive(t, "assets", "img:v1.tar", tarball)}
+	api := &inFlightAPI{API: testenv.S3Bucket(t, "assets", map[string][]byte{"img:v1.tar": tarball})}
 	reg := newRegistry(t)
 	c := reg.copier(t)
 	c.opts.S3 = func(context.Context, string) (s3archive.API, error) { return api, nil }
@@ -107,27 +105,9 @@ func TestCopyFromS3Archive(t *testing.T) {
 	}
 }
 
-// putArchive stores an archive in moto's S3 (the bucket is created) and returns the client.
-func putArchive(t *testing.T, bucket, key string, tarball []byte) s3archive.API {
-	t.Helper()
-	ctx := context.Background()
-	client, err := awsenv.S3(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(tarball)}); err != nil {
-		t.Fatal(err)
-	}
-	return client
-}
-
 // The layer.tar files of a classic archive reach the registry gzipped at gzipLevel (the
 // level bench/gzip.sh chose), not at containers/image's default.
 func TestCopyArchiveGzipsAtChosenLevel(t *testing.T) {
-	testenv.NeedMoto(t)
 	ctx := context.Background()
 	tarball, _, err := testenv.DockerSave(testenv.SaveImage{
 		RepoTags: []string{"app:latest"}, LayerSizes: []int{3 << 20, 1 << 20}, Layout: "legacy", Seed: 5, Text: true,
@@ -135,10 +115,9 @@ func TestCopyArchiveGzipsAtChosenLevel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := putArchive(t, "levels", "img.tar", tarball)
 	reg := newRegistry(t)
 	c := reg.copier(t)
-	c.opts.S3 = func(context.Context, string) (s3archive.API, error) { return api, nil }
+	c.opts.S3 = putArchives(t, "levels", map[string][]byte{"img.tar": tarball})
 	src, err := c.ParseSource("s3://levels/img.tar")
 	if err != nil {
 		t.Fatal(err)
