@@ -5,12 +5,10 @@ package copier
 // manifest.json), zstd layers, and the archives skopeo writes.
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -184,18 +182,7 @@ func TestCopyLayoutCorruptBlobFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries := map[string][]byte{}
-	tr := tar.NewReader(bytes.NewReader(tarball))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries[h.Name], _ = io.ReadAll(tr)
-	}
+	entries := testenv.TarFiles(t, tarball)
 	var m struct{ Layers []struct{ Digest string } }
 	if err := json.Unmarshal(entries["blobs/sha256/"+strings.TrimPrefix(dg[0].Top, "sha256:")], &m); err != nil || len(m.Layers) != 1 {
 		t.Fatalf("the archive's manifest: %v", err)
@@ -258,25 +245,15 @@ func TestCopySkopeoArchives(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The digest the archive gives the image: its index.json entry.
-	var want string
-	tr := tar.NewReader(bytes.NewReader(ociTar))
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			break
-		}
-		if strings.TrimPrefix(h.Name, "./") == "index.json" {
-			var idx struct{ Manifests []struct{ Digest string } }
-			data, _ := io.ReadAll(tr)
-			if err := json.Unmarshal(data, &idx); err != nil || len(idx.Manifests) != 1 {
-				t.Fatalf("index.json of skopeo's oci-archive: %v %s", err, data)
-			}
-			want = idx.Manifests[0].Digest
-		}
-	}
-	if want == "" {
+	data, ok := testenv.TarFiles(t, ociTar)["index.json"]
+	if !ok {
 		t.Fatal("skopeo's oci-archive has no index.json")
 	}
+	var idx struct{ Manifests []struct{ Digest string } }
+	if err := json.Unmarshal(data, &idx); err != nil || len(idx.Manifests) != 1 {
+		t.Fatalf("index.json of skopeo's oci-archive: %v %s", err, data)
+	}
+	want := idx.Manifests[0].Digest
 
 	c := reg.copier(t)
 	c.opts.S3 = putArchives(t, "skopeo", map[string][]byte{"oci.tar": ociTar, "docker.tar": dockerTar})

@@ -1,7 +1,6 @@
 package copier
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -153,22 +152,7 @@ func TestCopyArchiveGzipsAtChosenLevel(t *testing.T) {
 // layerTars are the layer.tar members of a classic archive, in manifest.json's order.
 func layerTars(t *testing.T, tarball []byte) [][]byte {
 	t.Helper()
-	members := map[string][]byte{}
-	tr := tar.NewReader(bytes.NewReader(tarball))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		members[h.Name] = b
-	}
+	members := testenv.TarFiles(t, tarball)
 	var items []struct{ Layers []string }
 	if err := json.Unmarshal(members["manifest.json"], &items); err != nil || len(items) != 1 {
 		t.Fatalf("manifest.json: %v (%d items)", err, len(items))

@@ -8,7 +8,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io"
 	"math/rand/v2"
+	"strings"
+	"testing"
 )
 
 // saveItem is one entry of a docker save archive's manifest.json.
@@ -55,4 +59,26 @@ func layer(rnd *rand.Rand, name string, size int, fill func(*rand.Rand, []byte))
 	_ = ltw.Close()
 	sum := sha256.Sum256(lt.Bytes())
 	return lt.Bytes(), "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// TarFiles reads a tarball whole: every entry's bytes by name (a leading "./", which skopeo
+// writes, removed).
+func TarFiles(t testing.TB, tarball []byte) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	tr := tar.NewReader(bytes.NewReader(tarball))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return files
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[strings.TrimPrefix(h.Name, "./")] = b
+	}
 }
