@@ -1,7 +1,11 @@
 package copier
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,6 +19,9 @@ import (
 	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/manifest"
+
+	"github.com/cdk-ecr-deployment/handler/internal/auth"
+	"github.com/cdk-ecr-deployment/handler/internal/logging"
 )
 
 const sbomType = "application/spdx+json"
@@ -167,6 +174,57 @@ func TestCopyReferrersWriteFailureFailsTheCopy(t *testing.T) {
 	for _, want := range []string{"CopyReferrers", sbom.String(), "refused by the test"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+// A referrer write that fails, at a registry whose error echoes the request's Authorization
+// header and a presigned URL, reaches neither the Reason (logging.Redact of the error, as
+// customresource's handler sends it) nor any log line with the credentials or the signature.
+func TestCopyReferrersFailureLeaksNoCredentials(t *testing.T) {
+	const password = "Referrer-s3cret-pw"
+	const signature = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+	src := newDistRegistry(t)
+	_, sbom, _ := signed(t, src, "app")
+	dst := newLoginRegistry(t, password)
+	dst.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifests/"+sbom.String()) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			msg := "refused; you sent Authorization: " + r.Header.Get("Authorization") +
+				"; see https://bucket.s3.amazonaws.com/x?X-Amz-Credential=AKIA&X-Amz-Signature=" + signature
+			body, _ := json.Marshal(map[string]any{"errors": []map[string]string{{"code": "MANIFEST_INVALID", "message": msg}}})
+			_, _ = w.Write(body)
+			return true
+		}
+		return false
+	})
+
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(logging.Setup(&logs, "debug"))
+	defer slog.SetDefault(prev)
+	creds := &auth.Credentials{Username: "AWS", Password: password}
+	_, err := dst.copier(t).Copy(context.Background(), Job{Src: imageRef(t, "docker://"+src.host+"/app:1"),
+		Dest: imageRef(t, "docker://"+dst.host+"/app:1"), DestCreds: Credentials{Current: creds}, CopyReferrers: true})
+	if err == nil {
+		t.Fatal("the copy succeeded although the SBOM could not be written")
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte("AWS:" + password))
+	// The registry's echo is in the error as the copier returns it: what is checked below is
+	// what redaction leaves of it.
+	if !strings.Contains(err.Error(), "CopyReferrers") || !strings.Contains(err.Error(), basic) {
+		t.Fatalf("the error does not carry the registry's echo through CopyReferrers: %v", err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"copying"`) {
+		t.Fatalf("the copy logged nothing through the handler's logger: %s", logs.String())
+	}
+	reason := logging.Redact(err.Error())
+	for where, text := range map[string]string{"the Reason": reason, "the log": logs.String()} {
+		for _, secret := range []string{password, basic, signature} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s shows %q: %s", where, secret, text)
+			}
 		}
 	}
 }
