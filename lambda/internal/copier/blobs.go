@@ -34,8 +34,10 @@ const (
 var blobHook func(types.BlobInfo)
 
 // copyBlobs copies every blob of images (each digest once): MaxParallel large ones and
-// smallBlobParallel small ones at a time.
-func (c *Copier) copyBlobs(ctx context.Context, src types.ImageSource, dest types.ImageDestination, srcRef, destRef types.ImageReference, images []directImage) error {
+// smallBlobParallel small ones at a time. Layers go through built when it is not nil (the
+// built engine: a docker save archive's layers, compressed or stored on the way), else byte
+// for byte.
+func (c *Copier) copyBlobs(ctx context.Context, src types.ImageSource, dest types.ImageDestination, srcRef, destRef types.ImageReference, images []directImage, built *builtLayers) error {
 	type job struct {
 		info     types.BlobInfo
 		isConfig bool
@@ -115,7 +117,11 @@ func (c *Copier) copyBlobs(ctx context.Context, src types.ImageSource, dest type
 				if blobHook != nil {
 					blobHook(j.info)
 				}
-				if err := copyOneBlob(ctx, src, dest, j.info, j.isConfig, cache, mount, prog.ch); err != nil {
+				copyBlob := copyOneBlob
+				if built != nil && !j.isConfig {
+					copyBlob = built.copy
+				}
+				if err := copyBlob(ctx, src, dest, j.info, j.isConfig, cache, mount, prog.ch); err != nil {
 					return fmt.Errorf("copying blob %s: %w", j.info.Digest, err)
 				}
 				return nil

@@ -15,6 +15,8 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/types"
+
+	"github.com/cdk-ecr-deployment/handler/internal/s3archive"
 )
 
 // engine is what copies.
@@ -28,6 +30,9 @@ const (
 	// engineDirectChildren: the direct engine copies the selected children of an index, then
 	// copy.Image writes the filtered index (and finds the children in place).
 	engineDirectChildren
+	// engineBuilt: a docker save archive from before Docker 25, its layers compressed or
+	// stored on the way (engine_built.go).
+	engineBuilt
 )
 
 func (e engine) String() string {
@@ -36,6 +41,8 @@ func (e engine) String() string {
 		return "direct"
 	case engineDirectChildren:
 		return "direct, then copy.Image for the filtered index"
+	case engineBuilt:
+		return "built"
 	}
 	return "copy.Image"
 }
@@ -53,7 +60,10 @@ type engineFacts struct {
 	// their digests, which the destination verifies (a registry, or an S3 archive in OCI
 	// layout; not a docker save archive from before Docker 25, whose manifest is built and
 	// whose layers are compressed on the way).
-	keepsBytes   bool
+	keepsBytes bool
+	// built: the source is a docker save archive from before Docker 25, described by a
+	// manifest s3archive builds (layers named by diff_id, mostly uncompressed).
+	built        bool
 	forceFormat  bool // DestManifestFormat asks for a conversion
 	destByDigest bool // the destination reference is name@digest
 	mode         mode
@@ -86,12 +96,14 @@ func chooseEngine(f engineFacts) choice {
 	switch {
 	case f.forceFormat:
 		return decline("DestManifestFormat asks for a conversion")
-	case !f.keepsBytes:
-		return decline("the source is neither a registry nor an archive in OCI layout (its manifest is built, and its layers compressed, on the way)")
+	case !f.keepsBytes && !f.built:
+		return decline("the source is neither a registry nor an S3 archive")
 	case f.destByDigest:
 		return decline("the destination is given by digest")
 	case !manifest.MIMETypeIsMultiImage(f.top.mime) && f.mode != modeSingle:
 		return decline("the source is a single image, not an index")
+	case f.built:
+		return chooseBuilt(f)
 	}
 	ch := choice{engine: engineDirect, reason: "manifests and blobs kept byte for byte"}
 	for _, m := range f.images {
@@ -123,6 +135,24 @@ func chooseEngine(f engineFacts) choice {
 	return ch
 }
 
+// chooseBuilt is chooseEngine for a docker save archive from before Docker 25: one image,
+// whose manifest is rebuilt around the layers as written, in the type s3archive built.
+func chooseBuilt(f engineFacts) choice {
+	decline := func(why string) choice { return choice{engine: engineImage, reason: why} }
+	if manifest.MIMETypeIsMultiImage(f.top.mime) {
+		return decline("the archive's manifest is an index")
+	}
+	img, why := parseDirectImage(f.top.digest, f.top.bytes, f.top.mime)
+	if why != "" {
+		return decline(why)
+	}
+	if f.accepted != nil && !slices.Contains(f.accepted, f.top.mime) {
+		return decline("the destination does not take " + f.top.mime + " manifests")
+	}
+	return choice{engine: engineBuilt, reason: "layers gzipped, or stored where gzip would not shrink them; the manifest rebuilt around them",
+		images: []directImage{img}, finalType: f.top.mime}
+}
+
 // selectEngine reads what chooseEngine needs (the selected children of an index, and the
 // destination's manifest types) and chooses. For a direct choice ch.dest is open and the
 // caller closes it.
@@ -130,7 +160,7 @@ func (c *Copier) selectEngine(ctx context.Context, srcRef, destRef types.ImageRe
 	destNamed := destRef.DockerReference()
 	_, byDigest := destNamed.(reference.Digested)
 	f := engineFacts{keepsBytes: byteForByte(srcRef) && destNamed != nil, destByDigest: byDigest, mode: p.mode,
-		forceFormat: p.format != ""}
+		built: s3archive.BuildsManifest(srcRef) && destNamed != nil, forceFormat: p.format != ""}
 	d, err := manifest.Digest(p.top)
 	if err != nil {
 		return choice{}, err
@@ -220,12 +250,16 @@ func (c *Copier) transfer(ctx context.Context, srcRef, destRef types.ImageRefere
 				logged = true
 			}
 			if ch.engine != engineImage {
-				d, err := c.copyDirect(ctx, ch, srcRef, destRef)
+				copyWith := c.copyDirect
+				if ch.engine == engineBuilt {
+					copyWith = c.copyBuilt
+				}
+				d, err := copyWith(ctx, ch, srcRef, destRef)
 				_ = ch.dest.Close()
 				if err != nil {
 					return err
 				}
-				if ch.engine == engineDirect {
+				if ch.engine != engineDirectChildren {
 					done = d
 					return nil
 				}

@@ -29,9 +29,10 @@ package copier
 // (s3archive's verifyingReader), so a corrupt member fails with its name before the
 // registry is asked to commit it; copy.Image would hash each of them a second time.
 //
-// Anything else (docker save archives from before Docker 25, whose manifest is built and whose
-// layers are compressed on the way; schema 1, foreign or encrypted layers, manifest types the
-// destination does not take, a destination given by digest) goes through copy.Image.
+// Docker save archives from before Docker 25, whose manifest is built and whose layers are
+// compressed or stored on the way, go through the built engine (engine_built.go). Anything
+// else (schema 1, foreign or encrypted layers, manifest types the destination does not take,
+// a destination given by digest) goes through copy.Image.
 
 import (
 	"context"
@@ -63,7 +64,7 @@ var imageManifestTypes = []string{manifest.DockerV2Schema2MediaType, imgspecv1.M
 // copy.Image writes). It returns the digest of the final manifest ("" without one).
 func (c *Copier) copyDirect(ctx context.Context, ch choice, srcRef, destRef types.ImageReference) (digest.Digest, error) {
 	src, dest := ch.src, ch.dest
-	if err := c.copyBlobs(ctx, src, dest, srcRef, destRef, ch.images); err != nil {
+	if err := c.copyBlobs(ctx, src, dest, srcRef, destRef, ch.images, nil); err != nil {
 		return "", err
 	}
 	// Children of an index go by digest; a single image (or the child selected out of an

@@ -37,7 +37,20 @@ func TestChooseEngine(t *testing.T) {
 		reason string
 	}{
 		{"registry to registry", func(f engineFacts) engineFacts { return f }, engineDirect, "byte for byte"},
-		{"classic archive source", func(f engineFacts) engineFacts { f.keepsBytes = false; return f }, engineImage, "neither a registry nor an archive in OCI layout"},
+		{"neither a registry nor an archive", func(f engineFacts) engineFacts { f.keepsBytes = false; return f }, engineImage, "neither a registry nor an S3 archive"},
+		{"classic archive source", func(f engineFacts) engineFacts { f.keepsBytes, f.built = false, true; return f }, engineBuilt, "stored where gzip would not shrink them"},
+		{"classic archive, forced format", func(f engineFacts) engineFacts {
+			f.keepsBytes, f.built, f.forceFormat = false, true, true
+			return f
+		}, engineImage, "DestManifestFormat"},
+		{"classic archive, destination by digest", func(f engineFacts) engineFacts {
+			f.keepsBytes, f.built, f.destByDigest = false, true, true
+			return f
+		}, engineImage, "by digest"},
+		{"classic archive, destination does not take the type", func(f engineFacts) engineFacts {
+			f.keepsBytes, f.built, f.accepted = false, true, []string{manifest.DockerV2Schema2MediaType}
+			return f
+		}, engineImage, "does not take"},
 		{"forced format", func(f engineFacts) engineFacts { f.forceFormat = true; return f }, engineImage, "DestManifestFormat asks for a conversion"},
 		{"destination by digest", func(f engineFacts) engineFacts { f.destByDigest = true; return f }, engineImage, "by digest"},
 		{"foreign layers", func(f engineFacts) engineFacts { f.top, f.images = foreign, []sourceManifest{foreign}; return f }, engineImage, "foreign"},

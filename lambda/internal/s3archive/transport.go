@@ -147,6 +147,21 @@ func KeepsDigests(ref types.ImageReference) bool {
 	return layout
 }
 
+// BuildsManifest reports whether ref is an S3 archive whose opened source describes its image
+// with a manifest built here (a docker save archive from before Docker 25): config and layer
+// files are the archive's, the layer files mostly uncompressed tars named by their diff_ids.
+// It is meaningful once the source has been opened.
+func BuildsManifest(ref types.ImageReference) bool {
+	r, ok := ref.(*Reference)
+	if !ok {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, built := r.opened.(*source)
+	return built
+}
+
 // candidates lists (key, ref) splits, longest key first.
 func candidates(keyAndRef string) [][2]string { return rules.S3KeyCandidates(keyAndRef) }
 

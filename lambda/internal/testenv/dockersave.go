@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 )
 
 // SaveImage describes one image of a `docker save` archive.
@@ -23,6 +24,9 @@ type SaveImage struct {
 	// Text fills the layers with words instead of random bytes: content that compresses
 	// (about 4:1 with gzip), as real layers do.
 	Text bool
+	// RandomLayers lists layers (by index) filled with random bytes even with Text: an image
+	// whose layers gzip differently.
+	RandomLayers []int
 }
 
 // DockerSave builds a docker-save tarball in memory and returns it with the
@@ -45,7 +49,7 @@ func DockerSave(images ...SaveImage) ([]byte, []string, error) {
 		var layerPaths []string
 		for i, size := range img.LayerSizes {
 			fill := randomBytes
-			if img.Text {
+			if img.Text && !slices.Contains(img.RandomLayers, i) {
 				fill = words
 			}
 			layerTar, diffID := layer(rnd, fmt.Sprintf("file%d", i), size, fill)

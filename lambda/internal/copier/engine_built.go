@@ -1,0 +1,290 @@
+package copier
+
+// The built engine: docker save archives from before Docker 25, from S3.
+//
+// Such an archive holds a config and one layer.tar per layer, uncompressed; s3archive describes
+// it with a manifest it builds, naming each layer by its diff_id. copy.Image would hash every
+// layer twice on the way (the diff_id it is named by, then the gzip stream's digest the
+// registry needs before it commits the upload) and gzip all of it. Held to Lambda's 0.29 vCPU
+// those passes are the copy: bench/ANALYSIS.md measured 0.37 CPU-s of sha256 per 263 MB, as
+// much as a whole registry copy.
+//
+// copyBuilt schedules the blobs as copyDirect does (copyBlobs), and decides per layer:
+//   - a layer file stored compressed (hand-made archives) goes as stored;
+//   - a layer that gzip would not shrink (its sample saves less than storeAbove) goes as the
+//     plain tar it is, named by its diff_id (application/vnd.docker.image.rootfs.diff.tar, or
+//     the OCI layer type). The registry verifies the digest when it commits the upload, which
+//     is the diff_id check, so the copier hashes nothing; a refusal is told apart from a
+//     corrupt archive by hashing the layer then (verifyStored);
+//   - any other layer is gzipped at gzipLevel on the way, its diff_id checked as it is read;
+//     a mismatch fails the upload before it is committed.
+//
+// Then the manifest is rebuilt around what was written, its config kept byte for byte.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/cdk-ecr-deployment/handler/internal/errs"
+	"github.com/klauspost/compress/flate"
+	digest "github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/image"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/pkg/compression"
+	"go.podman.io/image/v5/types"
+)
+
+const (
+	// sampleSize is how much of a plain layer is compressed to decide whether the whole is
+	// worth compressing: the whole layer when it is smaller. A layer whose first bytes do
+	// not compress but whose rest would is stored whole; docker's tars list files in path
+	// order, so a large incompressible file at the start (a model, an archive, media) is
+	// what makes that happen, and it is usually most of the layer.
+	sampleSize = 4 << 20
+	// storeAbove: a layer whose sample gzips to more than this share of its size is stored
+	// uncompressed. Compressing it would save under 5 % of its bytes, for a deflate pass and
+	// two sha256 passes in the copier and a gunzip at every pull.
+	storeAbove = 0.95
+)
+
+// storeUncompressed reports whether sample (the start of a plain layer) is not worth gzipping,
+// compressed at gzipLevel with the deflate pgzip uses.
+func storeUncompressed(sample []byte) bool {
+	if len(sample) == 0 {
+		return false
+	}
+	var n countingWriter
+	w, err := flate.NewWriter(&n, gzipLevel)
+	if err != nil {
+		return false
+	}
+	_, _ = w.Write(sample)
+	_ = w.Close()
+	return float64(n) > storeAbove*float64(len(sample))
+}
+
+type countingWriter int64
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
+}
+
+// builtLayers is the built engine's part of copyBlobs: how each layer is written, and what
+// it became.
+type builtLayers struct {
+	srcRef  types.ImageReference
+	stored  string // media type of a layer stored uncompressed
+	gzipped string // media type of a gzipped layer
+	mu      sync.Mutex
+	written map[digest.Digest]types.BlobInfo // by source digest
+}
+
+func newBuiltLayers(srcRef types.ImageReference, mime string) *builtLayers {
+	b := &builtLayers{srcRef: srcRef, written: map[digest.Digest]types.BlobInfo{},
+		stored: manifest.DockerV2SchemaLayerMediaTypeUncompressed, gzipped: manifest.DockerV2Schema2LayerMediaType}
+	if mime == imgspecv1.MediaTypeImageManifest {
+		b.stored, b.gzipped = imgspecv1.MediaTypeImageLayer, imgspecv1.MediaTypeImageLayerGzip
+	}
+	return b
+}
+
+// copyBuilt runs one attempt of the built engine for ch (one image) and returns the digest of
+// the manifest it wrote.
+func (c *Copier) copyBuilt(ctx context.Context, ch choice, srcRef, destRef types.ImageReference) (digest.Digest, error) {
+	img := ch.images[0]
+	layers := newBuiltLayers(srcRef, ch.finalType)
+	if err := c.copyBlobs(ctx, ch.src, ch.dest, srcRef, destRef, ch.images, layers); err != nil {
+		return "", err
+	}
+	final, err := layers.manifest(img.bytes, ch.finalType)
+	if err != nil {
+		return "", err
+	}
+	if err := ch.dest.PutManifest(ctx, final, nil); err != nil {
+		return "", err
+	}
+	if err := ch.dest.Commit(ctx, image.UnparsedInstance(ch.src, nil)); err != nil {
+		return "", err
+	}
+	return manifest.Digest(final)
+}
+
+// manifest is the source's manifest b with every layer as written.
+func (b *builtLayers) manifest(src []byte, mime string) ([]byte, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	set := func(d *digest.Digest, size *int64, mt *string) error {
+		w, ok := b.written[*d]
+		if !ok {
+			return fmt.Errorf("layer %s was not written", *d)
+		}
+		*d, *size, *mt = w.Digest, w.Size, w.MediaType
+		return nil
+	}
+	switch mime {
+	case manifest.DockerV2Schema2MediaType:
+		m, err := manifest.Schema2FromManifest(src)
+		if err != nil {
+			return nil, err
+		}
+		for i := range m.LayersDescriptors {
+			l := &m.LayersDescriptors[i]
+			if err := set(&l.Digest, &l.Size, &l.MediaType); err != nil {
+				return nil, err
+			}
+		}
+		return m.Serialize()
+	case imgspecv1.MediaTypeImageManifest:
+		m, err := manifest.OCI1FromManifest(src)
+		if err != nil {
+			return nil, err
+		}
+		for i := range m.Layers {
+			l := &m.Layers[i]
+			if err := set(&l.Digest, &l.Size, &l.MediaType); err != nil {
+				return nil, err
+			}
+		}
+		return m.Serialize()
+	}
+	return nil, fmt.Errorf("the archive's manifest is %s, not a Docker schema 2 or OCI image manifest", mime)
+}
+
+// copy writes one layer (named info.Digest in the source's manifest) to dest.
+// It has copyOneBlob's signature; an archive has no name to mount from, and isConfig is false.
+func (b *builtLayers) copy(ctx context.Context, src types.ImageSource, dest types.ImageDestination, info types.BlobInfo, _ bool,
+	cache types.BlobInfoCache, _ bool, events chan<- types.ProgressProperties) error {
+	body := &lazyBlob{ctx: ctx, src: src, info: info, cache: cache, events: events}
+	defer body.Close()
+	algo, decompress, stream, err := compression.DetectCompressionFormat(body)
+	if err != nil {
+		return err
+	}
+	var out types.BlobInfo
+	switch {
+	case decompress != nil:
+		// Stored compressed in the archive: named by its own digest already.
+		out = info
+		if algo.Name() == compression.Zstd.Name() {
+			out.MediaType = imgspecv1.MediaTypeImageLayerZstd
+		}
+		err = putStream(ctx, dest, stream, out, cache)
+	default:
+		sample := make([]byte, sampleSize)
+		n, rerr := io.ReadFull(stream, sample)
+		if rerr != nil && rerr != io.EOF && !errors.Is(rerr, io.ErrUnexpectedEOF) {
+			return rerr
+		}
+		sample = sample[:n]
+		stream = io.MultiReader(bytes.NewReader(sample), stream)
+		if storeUncompressed(sample) {
+			out = info
+			out.MediaType = b.stored
+			if err = putStream(ctx, dest, stream, out, cache); err != nil {
+				err = b.verifyStored(ctx, src, info, cache, err)
+			}
+		} else {
+			out, err = b.putGzipped(ctx, dest, stream, info, cache)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	// Every path checks the content by its digest (the registry at commit, or the verifier);
+	// a stored blob the destination already had is not read to its end.
+	if info.Size >= 0 && body.n < info.Size {
+		events <- types.ProgressProperties{Event: types.ProgressEventSkipped}
+	} else {
+		events <- types.ProgressProperties{Event: types.ProgressEventDone, OffsetUpdate: uint64(body.n - body.reported)}
+	}
+	b.mu.Lock()
+	b.written[info.Digest] = out
+	b.mu.Unlock()
+	return nil
+}
+
+// putStream uploads stream as info, whose digest the registry verifies at commit. A blob the
+// destination already has is not read.
+func putStream(ctx context.Context, dest types.ImageDestination, stream io.Reader, info types.BlobInfo, cache types.BlobInfoCache) error {
+	up, err := dest.PutBlob(ctx, stream, info, cache, false)
+	if err != nil {
+		return err
+	}
+	if up.Digest != info.Digest {
+		return fmt.Errorf("the destination stored it as %s", up.Digest)
+	}
+	return nil
+}
+
+// putGzipped gzips the plain layer stream at gzipLevel into the destination, checking as it
+// reads that the stream is the tar info's diff_id names; it returns the blob written.
+func (b *builtLayers) putGzipped(ctx context.Context, dest types.ImageDestination, stream io.Reader, info types.BlobInfo,
+	cache types.BlobInfoCache) (types.BlobInfo, error) {
+	pr, pw := io.Pipe()
+	var corrupt error // set before pw is closed with it
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		level := gzipLevel
+		zw, err := compression.CompressStream(pw, compression.Gzip, &level)
+		if err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		verifier := info.Digest.Verifier()
+		_, err = io.Copy(zw, io.TeeReader(stream, verifier))
+		if cerr := zw.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil && !verifier.Verified() {
+			corrupt = b.corrupt(info)
+			err = corrupt
+		}
+		// nil: the upload reads EOF and commits; else it fails before committing.
+		pw.CloseWithError(err)
+	}()
+	up, err := dest.PutBlob(ctx, pr, types.BlobInfo{Digest: "", Size: -1, MediaType: b.gzipped}, cache, false)
+	_ = pr.CloseWithError(errors.New("the upload ended"))
+	<-done
+	if corrupt != nil {
+		return types.BlobInfo{}, corrupt
+	}
+	if err != nil {
+		return types.BlobInfo{}, err
+	}
+	return types.BlobInfo{Digest: up.Digest, Size: up.Size, MediaType: b.gzipped}, nil
+}
+
+// verifyStored tells why the upload of a layer stored uncompressed failed (err): a layer file
+// that is not the tar its diff_id names (the registry refuses its digest at commit) is a
+// corrupt archive, which no retry mends; anything else is err. The layer is read and hashed
+// once more only on this path.
+func (b *builtLayers) verifyStored(ctx context.Context, src types.ImageSource, info types.BlobInfo, cache types.BlobInfoCache, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	rc, _, gerr := src.GetBlob(ctx, info, cache)
+	if gerr != nil {
+		return err
+	}
+	defer rc.Close()
+	verifier := info.Digest.Verifier()
+	if _, cerr := io.Copy(verifier, rc); cerr != nil {
+		return err
+	}
+	if !verifier.Verified() {
+		return b.corrupt(info)
+	}
+	return err
+}
+
+func (b *builtLayers) corrupt(info types.BlobInfo) error {
+	return fmt.Errorf("%w: in %s, the layer whose diff_id is %s has other contents (its bytes hash to something else): save the image again",
+		errs.ErrCorruptArchive, display(b.srcRef), info.Digest)
+}
