@@ -73,6 +73,7 @@ function caseLabels(scale: number): Record<string, string> {
     '6': `6. one ${mib(1024)} layer`,
     '7': `7. 20 layers of ${mib(0.25)}`,
     '10': '10. S3 Docker 25 archive (OCI layout + manifest.json; index, image, attestation), CopyImageIndex; skopeo: `oci-archive:` of the same file',
+    '10s': '10. S3 Docker 25 archive from the static S3 stand-in',
     '9': '9. same registry, another repository (case 1\'s image; cross-repository mount)',
     '9x': '9. reference: the same copy across registries, interleaved with it',
   };
@@ -99,7 +100,7 @@ export function render(full: Report): string {
   const ok = (c: string, copier: CopierName) => by(c, copier).filter(s => s.ok);
   const med = (c: string, copier: CopierName, f: (s: Sample) => number) => stat(ok(c, copier).map(f)).median;
   // Case 10 sits after case 5 (object keys that look like integers come out in numeric order).
-  const order = Object.keys(labels).flatMap(c => c === '10' ? [] : c === '5s' ? [c, '10'] : [c]);
+  const order = Object.keys(labels).flatMap(c => c === '10' || c === '10s' ? [] : c === '5s' ? [c, '10', '10s'] : [c]);
   const cases = order.filter(c => r.samples.some(s => s.case === c));
   const L: string[] = [];
   const m = r.meta;
@@ -341,8 +342,15 @@ function renderConditions(r: Report, order: string[], labels: Record<string, str
     const W = (c: string) => med(c, 'ours', s => s.wallMs);
     if (Number.isFinite(W('5')) || Number.isFinite(W('10'))) {
       L.push('', `Ours, archive from S3 / registry copy (case 1) in this condition: classic archive (moto) ${fmtRatio(W('5'), W('1'))}, ` +
-        `(static S3) ${fmtRatio(W('5s'), W('1'))}; Docker 25 archive ${fmtRatio(W('10'), W('1'))}` +
+        `(static S3) ${fmtRatio(W('5s'), W('1'))}; Docker 25 archive (moto) ${fmtRatio(W('10'), W('1'))}, (static S3) ${fmtRatio(W('10s'), W('1'))}` +
         `${cond === 'lambda-cpu' || cond === 'lambda' ? ' (issue 13\'s target under the cap: ≤ 1.5×)' : ''}.`);
+      if (cond === 'lambda-cpu') {
+        // Judged with the static S3: with moto, the copier waits on moto's ranged GETs (its
+        // CPU/wall column shows it idle most of the time), as in case 5's loopback target.
+        const verdict = (c: string) => Number.isFinite(W(c)) && Number.isFinite(W('1')) ? (W(c) <= 1.5 * W('1') ? 'met' : '**not met**') : 'not measured';
+        L.push('', `Issue 13's target, an S3 archive copy held to the cap ≤ 1.5× the registry copy under the same cap, judged with the static S3: ` +
+          `classic archive ${fmtRatio(W('5s'), W('1'))}, ${verdict('5s')}; Docker 25 archive ${fmtRatio(W('10s'), W('1'))}, ${verdict('10s')}.`);
+      }
     }
   }
   return L;

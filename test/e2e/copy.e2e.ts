@@ -3,7 +3,7 @@
 import { expectCopied, expectFailed, expectNoLeaks } from './harness/expect';
 import { DockerSave25Archive, DockerSaveArchive, dockerSave, dockerSave25, pushAttestation, pushImage, pushIndex, PushedManifest } from './harness/images';
 import { ECR_HOST_CHINA, ECR_HOST_DUAL_STACK } from './harness/pki';
-import { MT, RegistryClient } from './harness/registry-client';
+import { MT, RegistryClient, sha256 } from './harness/registry-client';
 import { World } from './harness/world';
 
 const KiB = 1024;
@@ -78,6 +78,10 @@ test('3. S3 docker-save archive into the destination (also with a key holding \'
     // The archive has no manifest of its own: check the copy is the archive's image, and is what Data says.
     expect(m.json.config.digest).toBe(archive.configDigest);
     expect(m.json.layers).toHaveLength(archive.diffIds.length);
+    // Its 256 KiB layer is random data, which gzip would not shrink: it goes as the plain tar,
+    // named by its diff_id, and the bytes the registry serves are that tar.
+    expect(m.json.layers[0]).toMatchObject({ mediaType: MT.dockerLayer, digest: archive.diffIds[0] });
+    expect(sha256(await ecr.getBlob('app', archive.diffIds[0]))).toBe(archive.diffIds[0]);
     await expectCopied(out, ecr, w.ecrHost, 'app', tag, m.digest);
   }
   expectNoLeaks(w);

@@ -29,6 +29,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/cdk-ecr-deployment/handler/internal/crash"
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
 	"github.com/klauspost/compress/flate"
 	digest "github.com/opencontainers/go-digest"
@@ -162,18 +163,15 @@ func (b *builtLayers) copy(ctx context.Context, src types.ImageSource, dest type
 	cache types.BlobInfoCache, _ bool, events chan<- types.ProgressProperties) error {
 	body := &lazyBlob{ctx: ctx, src: src, info: info, cache: cache, events: events}
 	defer body.Close()
-	algo, decompress, stream, err := compression.DetectCompressionFormat(body)
+	_, decompress, stream, err := compression.DetectCompressionFormat(body)
 	if err != nil {
 		return err
 	}
 	var out types.BlobInfo
 	switch {
 	case decompress != nil:
-		// Stored compressed in the archive: named by its own digest already.
+		// Stored compressed in the archive: s3archive named and typed it by its own bytes.
 		out = info
-		if algo.Name() == compression.Zstd.Name() {
-			out.MediaType = imgspecv1.MediaTypeImageLayerZstd
-		}
 		err = putStream(ctx, dest, stream, out, cache)
 	default:
 		sample := make([]byte, sampleSize)
@@ -230,11 +228,14 @@ func (b *builtLayers) putGzipped(ctx context.Context, dest types.ImageDestinatio
 	var corrupt error // set before pw is closed with it
 	done := make(chan struct{})
 	go func() {
+		var err error
 		defer close(done)
+		// nil: the upload reads EOF and commits; else it fails before committing.
+		defer func() { pw.CloseWithError(err) }()
+		defer crash.Recover(&err, "gzipping layer "+info.Digest.String())
 		level := gzipLevel
 		zw, err := compression.CompressStream(pw, compression.Gzip, &level)
 		if err != nil {
-			pw.CloseWithError(err)
 			return
 		}
 		verifier := info.Digest.Verifier()
@@ -246,8 +247,6 @@ func (b *builtLayers) putGzipped(ctx context.Context, dest types.ImageDestinatio
 			corrupt = b.corrupt(info)
 			err = corrupt
 		}
-		// nil: the upload reads EOF and commits; else it fails before committing.
-		pw.CloseWithError(err)
 	}()
 	up, err := dest.PutBlob(ctx, pr, types.BlobInfo{Digest: "", Size: -1, MediaType: b.gzipped}, cache, false)
 	_ = pr.CloseWithError(errors.New("the upload ended"))
