@@ -79,8 +79,9 @@ test('3. S3 docker-save archive into the destination (also with a key holding \'
     expect(m.json.config.digest).toBe(archive.configDigest);
     expect(m.json.layers).toHaveLength(archive.diffIds.length);
     // Its 256 KiB layer is random data, which gzip would not shrink: it goes as the plain tar,
-    // named by its diff_id, and the bytes the registry serves are that tar.
-    expect(m.json.layers[0]).toMatchObject({ mediaType: MT.dockerLayer, digest: archive.diffIds[0] });
+    // named by its diff_id, in an OCI manifest, and the bytes the registry serves are that tar.
+    expect(m.mediaType).toBe(MT.ociManifest);
+    expect(m.json.layers[0]).toMatchObject({ mediaType: MT.ociLayer, digest: archive.diffIds[0] });
     expect(sha256(await ecr.getBlob('app', archive.diffIds[0]))).toBe(archive.diffIds[0]);
     await expectCopied(out, ecr, w.ecrHost, 'app', tag, m.digest);
   }

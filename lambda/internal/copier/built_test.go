@@ -10,14 +10,14 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	digest "github.com/opencontainers/go-digest"
-	"go.podman.io/image/v5/manifest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
 	"github.com/cdk-ecr-deployment/handler/internal/testenv"
 )
 
 // A classic archive whose layers gzip differently: text layers reach the registry gzipped,
-// the random one as the plain tar it is, named by its diff_id. The real registry verifies
+// the random ones as the plain tars they are, named by their diff_ids, in an OCI manifest. The real registry verifies
 // each digest at commit, and go-containerregistry (an independent client, which tells a
 // layer's compression from its bytes) reads the image back: every layer gives its diff_id.
 func TestCopyArchiveStoresWhatGzipWouldNotShrink(t *testing.T) {
@@ -49,8 +49,10 @@ func TestCopyArchiveStoresWhatGzipWouldNotShrink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(m.MediaType) != manifest.DockerV2Schema2MediaType || m.Config.Digest.String() != configs[0] {
-		t.Errorf("manifest %s with config %s, want Docker schema 2 with the archive's config %s", m.MediaType, m.Config.Digest, configs[0])
+	// A stored layer needs OCI's uncompressed layer type: the manifest is an OCI one, around the
+	// archive's config bytes.
+	if string(m.MediaType) != imgspecv1.MediaTypeImageManifest || m.Config.Digest.String() != configs[0] || string(m.Config.MediaType) != imgspecv1.MediaTypeImageConfig {
+		t.Errorf("manifest %s with config %s (%s), want an OCI manifest with the archive's config %s", m.MediaType, m.Config.Digest, m.Config.MediaType, configs[0])
 	}
 	layers := layerTars(t, tarball)
 	if len(m.Layers) != len(layers) {
@@ -61,11 +63,11 @@ func TestCopyArchiveStoresWhatGzipWouldNotShrink(t *testing.T) {
 		got := m.Layers[i]
 		switch i {
 		case 1, 3: // random: stored
-			if string(got.MediaType) != manifest.DockerV2SchemaLayerMediaTypeUncompressed || got.Digest.String() != diffID || got.Size != int64(len(l)) {
+			if string(got.MediaType) != imgspecv1.MediaTypeImageLayer || got.Digest.String() != diffID || got.Size != int64(len(l)) {
 				t.Errorf("random layer %d: %s %s %d bytes, want the plain tar %s (%d bytes)", i, got.MediaType, got.Digest, got.Size, diffID, len(l))
 			}
 		default: // text: gzipped at gzipLevel
-			if string(got.MediaType) != manifest.DockerV2Schema2LayerMediaType || got.Size != gzipSize(t, l, gzipLevel) {
+			if string(got.MediaType) != imgspecv1.MediaTypeImageLayerGzip || got.Size != gzipSize(t, l, gzipLevel) {
 				t.Errorf("text layer %d: %s, %d bytes, want gzip at level %d (%d bytes)", i, got.MediaType, got.Size, gzipLevel, gzipSize(t, l, gzipLevel))
 			}
 		}

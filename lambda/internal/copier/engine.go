@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	digest "github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/types"
@@ -84,6 +85,9 @@ type choice struct {
 	images    []directImage
 	final     []byte
 	finalType string
+	// storeLayers (the built engine): layers may be stored uncompressed, which needs an OCI
+	// manifest the destination takes.
+	storeLayers bool
 
 	// src and dest are open for the direct engine (selectEngine's caller closes dest).
 	src  types.ImageSource
@@ -149,8 +153,12 @@ func chooseBuilt(f engineFacts) choice {
 	if f.accepted != nil && !slices.Contains(f.accepted, f.top.mime) {
 		return decline("the destination does not take " + f.top.mime + " manifests")
 	}
-	return choice{engine: engineBuilt, reason: "layers gzipped, or stored where gzip would not shrink them; the manifest rebuilt around them",
-		images: []directImage{img}, finalType: f.top.mime}
+	store := f.accepted == nil || slices.Contains(f.accepted, imgspecv1.MediaTypeImageManifest)
+	reason := "layers gzipped, or stored where gzip would not shrink them; the manifest rebuilt around them"
+	if !store {
+		reason = "layers gzipped (the destination takes no OCI manifest, which a stored layer needs); the manifest rebuilt around them"
+	}
+	return choice{engine: engineBuilt, reason: reason, images: []directImage{img}, finalType: f.top.mime, storeLayers: store}
 }
 
 // selectEngine reads what chooseEngine needs (the selected children of an index, and the

@@ -12,8 +12,7 @@ package copier
 // copyBuilt schedules the blobs as copyDirect does (copyBlobs), and decides per layer:
 //   - a layer file stored compressed (hand-made archives) goes as stored;
 //   - a layer that gzip would not shrink (its sample saves less than storeAbove) goes as the
-//     plain tar it is, named by its diff_id (application/vnd.docker.image.rootfs.diff.tar, or
-//     the OCI layer type). The registry verifies the digest when it commits the upload, which
+//     plain tar it is, named by its diff_id, in an OCI manifest (see manifest). The registry verifies the digest when it commits the upload, which
 //     is the diff_id check, so the copier hashes nothing; a refusal is told apart from a
 //     corrupt archive by hashing the layer then (verifyStored);
 //   - any other layer is gzipped at gzipLevel on the way, its diff_id checked as it is read;
@@ -76,30 +75,37 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// form is how a layer was written.
+type form int
+
+const (
+	formPlain form = iota // the uncompressed tar
+	formGzip
+	formZstd
+)
+
+// writtenLayer is a layer as the destination holds it.
+type writtenLayer struct {
+	digest digest.Digest
+	size   int64
+	form   form
+}
+
 // builtLayers is the built engine's part of copyBlobs: how each layer is written, and what
 // it became.
 type builtLayers struct {
-	srcRef  types.ImageReference
-	stored  string // media type of a layer stored uncompressed
-	gzipped string // media type of a gzipped layer
-	mu      sync.Mutex
-	written map[digest.Digest]types.BlobInfo // by source digest
-}
-
-func newBuiltLayers(srcRef types.ImageReference, mime string) *builtLayers {
-	b := &builtLayers{srcRef: srcRef, written: map[digest.Digest]types.BlobInfo{},
-		stored: manifest.DockerV2SchemaLayerMediaTypeUncompressed, gzipped: manifest.DockerV2Schema2LayerMediaType}
-	if mime == imgspecv1.MediaTypeImageManifest {
-		b.stored, b.gzipped = imgspecv1.MediaTypeImageLayer, imgspecv1.MediaTypeImageLayerGzip
-	}
-	return b
+	srcRef types.ImageReference
+	// mayStore: layers may be stored uncompressed (the destination takes OCI manifests).
+	mayStore bool
+	mu       sync.Mutex
+	written  map[digest.Digest]writtenLayer // by the digest the source's manifest names
 }
 
 // copyBuilt runs one attempt of the built engine for ch (one image) and returns the digest of
 // the manifest it wrote.
 func (c *Copier) copyBuilt(ctx context.Context, ch choice, srcRef, destRef types.ImageReference) (digest.Digest, error) {
 	img := ch.images[0]
-	layers := newBuiltLayers(srcRef, ch.finalType)
+	layers := &builtLayers{srcRef: srcRef, mayStore: ch.storeLayers, written: map[digest.Digest]writtenLayer{}}
 	if err := c.copyBlobs(ctx, ch.src, ch.dest, srcRef, destRef, ch.images, layers); err != nil {
 		return "", err
 	}
@@ -116,45 +122,57 @@ func (c *Copier) copyBuilt(ctx context.Context, ch choice, srcRef, destRef types
 	return manifest.Digest(final)
 }
 
-// manifest is the source's manifest b with every layer as written.
+// manifest is the source's manifest src with every layer as written, and the config kept.
+// Docker schema 2 stays Docker schema 2 when every layer is gzipped, as before layers could be
+// stored. A layer stored uncompressed makes it an OCI image manifest: Docker schema 2 has no
+// uncompressed layer type in its spec (containers/image and containerd know
+// application/vnd.docker.image.rootfs.diff.tar, but Quay, for one, refuses manifests that use
+// it; containers/image issue 1270), while OCI's application/vnd.oci.image.layer.v1.tar is
+// standard. The config's bytes, and so the image ID, are the same in either.
 func (b *builtLayers) manifest(src []byte, mime string) ([]byte, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	set := func(d *digest.Digest, size *int64, mt *string) error {
-		w, ok := b.written[*d]
+	m, err := manifest.FromBlob(src, mime)
+	if err != nil {
+		return nil, err
+	}
+	var layers []writtenLayer
+	oci := mime == imgspecv1.MediaTypeImageManifest
+	for _, l := range m.LayerInfos() {
+		w, ok := b.written[l.Digest]
 		if !ok {
-			return fmt.Errorf("layer %s was not written", *d)
+			return nil, fmt.Errorf("layer %s was not written", l.Digest)
 		}
-		*d, *size, *mt = w.Digest, w.Size, w.MediaType
-		return nil
+		layers = append(layers, w)
+		oci = oci || w.form != formGzip
 	}
-	switch mime {
-	case manifest.DockerV2Schema2MediaType:
-		m, err := manifest.Schema2FromManifest(src)
+	cfg := m.ConfigInfo()
+	if !oci {
+		s2, err := manifest.Schema2FromManifest(src)
 		if err != nil {
 			return nil, err
 		}
-		for i := range m.LayersDescriptors {
-			l := &m.LayersDescriptors[i]
-			if err := set(&l.Digest, &l.Size, &l.MediaType); err != nil {
-				return nil, err
-			}
+		for i, w := range layers {
+			l := &s2.LayersDescriptors[i]
+			l.Digest, l.Size, l.MediaType = w.digest, w.size, manifest.DockerV2Schema2LayerMediaType
 		}
-		return m.Serialize()
-	case imgspecv1.MediaTypeImageManifest:
-		m, err := manifest.OCI1FromManifest(src)
-		if err != nil {
-			return nil, err
-		}
-		for i := range m.Layers {
-			l := &m.Layers[i]
-			if err := set(&l.Digest, &l.Size, &l.MediaType); err != nil {
-				return nil, err
-			}
-		}
-		return m.Serialize()
+		return s2.Serialize()
 	}
-	return nil, fmt.Errorf("the archive's manifest is %s, not a Docker schema 2 or OCI image manifest", mime)
+	descs := make([]imgspecv1.Descriptor, len(layers))
+	for i, w := range layers {
+		descs[i] = imgspecv1.Descriptor{MediaType: ociLayerType(w.form), Digest: w.digest, Size: w.size}
+	}
+	return manifest.OCI1FromComponents(imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageConfig, Digest: cfg.Digest, Size: cfg.Size}, descs).Serialize()
+}
+
+func ociLayerType(f form) string {
+	switch f {
+	case formGzip:
+		return imgspecv1.MediaTypeImageLayerGzip
+	case formZstd:
+		return imgspecv1.MediaTypeImageLayerZstd
+	}
+	return imgspecv1.MediaTypeImageLayer
 }
 
 // copy writes one layer (named info.Digest in the source's manifest) to dest.
@@ -163,16 +181,19 @@ func (b *builtLayers) copy(ctx context.Context, src types.ImageSource, dest type
 	cache types.BlobInfoCache, _ bool, events chan<- types.ProgressProperties) error {
 	body := &lazyBlob{ctx: ctx, src: src, info: info, cache: cache, events: events}
 	defer body.Close()
-	_, decompress, stream, err := compression.DetectCompressionFormat(body)
+	algo, decompress, stream, err := compression.DetectCompressionFormat(body)
 	if err != nil {
 		return err
 	}
-	var out types.BlobInfo
+	out := writtenLayer{digest: info.Digest, size: info.Size}
 	switch {
 	case decompress != nil:
-		// Stored compressed in the archive: s3archive named and typed it by its own bytes.
-		out = info
-		err = putStream(ctx, dest, stream, out, cache)
+		// Stored compressed in the archive: s3archive named it by its own bytes.
+		out.form = formGzip
+		if algo.Name() == compression.Zstd.Name() {
+			out.form = formZstd
+		}
+		err = putStream(ctx, dest, stream, info, cache)
 	default:
 		sample := make([]byte, sampleSize)
 		n, rerr := io.ReadFull(stream, sample)
@@ -181,14 +202,14 @@ func (b *builtLayers) copy(ctx context.Context, src types.ImageSource, dest type
 		}
 		sample = sample[:n]
 		stream = io.MultiReader(bytes.NewReader(sample), stream)
-		if storeUncompressed(sample) {
-			out = info
-			out.MediaType = b.stored
-			if err = putStream(ctx, dest, stream, out, cache); err != nil {
+		if b.mayStore && storeUncompressed(sample) {
+			out.form = formPlain
+			if err = putStream(ctx, dest, stream, info, cache); err != nil {
 				err = b.verifyStored(ctx, src, info, cache, err)
 			}
 		} else {
-			out, err = b.putGzipped(ctx, dest, stream, info, cache)
+			out.form = formGzip
+			out.digest, out.size, err = b.putGzipped(ctx, dest, stream, info, cache)
 		}
 	}
 	if err != nil {
@@ -223,7 +244,7 @@ func putStream(ctx context.Context, dest types.ImageDestination, stream io.Reade
 // putGzipped gzips the plain layer stream at gzipLevel into the destination, checking as it
 // reads that the stream is the tar info's diff_id names; it returns the blob written.
 func (b *builtLayers) putGzipped(ctx context.Context, dest types.ImageDestination, stream io.Reader, info types.BlobInfo,
-	cache types.BlobInfoCache) (types.BlobInfo, error) {
+	cache types.BlobInfoCache) (digest.Digest, int64, error) {
 	pr, pw := io.Pipe()
 	var corrupt error // set before pw is closed with it
 	done := make(chan struct{})
@@ -248,16 +269,16 @@ func (b *builtLayers) putGzipped(ctx context.Context, dest types.ImageDestinatio
 			err = corrupt
 		}
 	}()
-	up, err := dest.PutBlob(ctx, pr, types.BlobInfo{Digest: "", Size: -1, MediaType: b.gzipped}, cache, false)
+	up, err := dest.PutBlob(ctx, pr, types.BlobInfo{Digest: "", Size: -1, MediaType: manifest.DockerV2Schema2LayerMediaType}, cache, false)
 	_ = pr.CloseWithError(errors.New("the upload ended"))
 	<-done
 	if corrupt != nil {
-		return types.BlobInfo{}, corrupt
+		return "", 0, corrupt
 	}
 	if err != nil {
-		return types.BlobInfo{}, err
+		return "", 0, err
 	}
-	return types.BlobInfo{Digest: up.Digest, Size: up.Size, MediaType: b.gzipped}, nil
+	return up.Digest, up.Size, nil
 }
 
 // verifyStored tells why the upload of a layer stored uncompressed failed (err): a layer file

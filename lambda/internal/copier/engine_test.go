@@ -71,6 +71,18 @@ func TestChooseEngine(t *testing.T) {
 			return f
 		}, engineDirectChildren, "filtered index"},
 	}
+	// A built image's layers may be stored only where the destination takes OCI manifests.
+	built := direct
+	built.keepsBytes, built.built, built.top.mime = false, true, manifest.DockerV2Schema2MediaType
+	built.top = testManifest(manifest.DockerV2Schema2MediaType, manifest.DockerV2Schema2LayerMediaType, false)
+	for _, accepted := range [][]string{nil, {manifest.DockerV2Schema2MediaType, imgspecv1.MediaTypeImageManifest}, {manifest.DockerV2Schema2MediaType}} {
+		f := built
+		f.accepted = accepted
+		want := accepted == nil || len(accepted) == 2
+		if ch := chooseEngine(f); ch.engine != engineBuilt || ch.storeLayers != want {
+			t.Errorf("classic archive, destination takes %v: %s, storeLayers %v, want built, %v", accepted, ch.engine, ch.storeLayers, want)
+		}
+	}
 	for _, tc := range cases {
 		ch := chooseEngine(tc.f(direct))
 		if ch.engine != tc.engine || !strings.Contains(ch.reason, tc.reason) || ch.reason == "" {

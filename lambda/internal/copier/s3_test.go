@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/klauspost/pgzip"
+	"go.podman.io/image/v5/manifest"
 
 	"github.com/cdk-ecr-deployment/handler/internal/s3archive"
 	"github.com/cdk-ecr-deployment/handler/internal/testenv"
@@ -133,11 +134,18 @@ func TestCopyArchiveGzipsAtChosenLevel(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Every layer compresses: the manifest stays Docker schema 2, as before layers could be stored.
+	if string(m.MediaType) != manifest.DockerV2Schema2MediaType {
+		t.Errorf("manifest %s, want Docker schema 2", m.MediaType)
+	}
 	layers := layerTars(t, tarball)
 	if len(m.Layers) != len(layers) {
 		t.Fatalf("%d layers at the destination, %d in the archive", len(m.Layers), len(layers))
 	}
 	for i, l := range layers {
+		if string(m.Layers[i].MediaType) != manifest.DockerV2Schema2LayerMediaType {
+			t.Errorf("layer %d: %s, want gzip", i, m.Layers[i].MediaType)
+		}
 		chosen, dflt := gzipSize(t, l, gzipLevel), gzipSize(t, l, pgzip.DefaultCompression)
 		if chosen == dflt {
 			t.Fatalf("layer %d: level %d and the default give the same size (%d); the content does not tell them apart", i, gzipLevel, chosen)

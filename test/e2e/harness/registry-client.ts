@@ -10,11 +10,11 @@ export const MT = {
   dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-  dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
   ociIndex: 'application/vnd.oci.image.index.v1+json',
   ociConfig: 'application/vnd.oci.image.config.v1+json',
   ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
   inToto: 'application/vnd.in-toto+json',
 };
 
