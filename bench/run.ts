@@ -65,6 +65,14 @@ const PPROF = path.join(OUT, 'pprof');
 const UPSTREAM_DIR = path.join(REPO_ROOT, '.tools', `upstream-${UPSTREAM_VERSION}`);
 const UPSTREAM_BIN = path.join(UPSTREAM_DIR, 'package', 'lambda-bin', 'bootstrap');
 const OUR_BIN = path.join(REPO_ROOT, 'lambda-bin', 'amd64', 'bootstrap');
+/**
+ * The commit our handler was built from, read when the bench starts (run.sh builds it just
+ * before): an edit made while the bench runs must not be reported as part of what it measured.
+ */
+const OUR_REV = {
+  rev: sh('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD']),
+  dirty: sh('git', ['-C', REPO_ROOT, 'status', '--porcelain', '--', 'lambda']) !== '',
+};
 const PPROF_BIN = path.join(OUT, 'bin', 'bootstrap-pprof');
 const BASE_REV = process.env.BENCH_BASE;
 const BASE_BIN = BASE_REV ? path.join(OUT, 'bin', 'bootstrap-base') : undefined;
@@ -556,8 +564,7 @@ function collectMeta(loadStart: string, seconds: number, notes: string[]): Meta 
   const memKiB = Number(/MemTotal:\s*(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0);
   const osRelease = /PRETTY_NAME="([^"]*)"/.exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1] ?? 'unknown';
   const goOf = (bin: string) => /: (go\S+)/.exec(sh('go', ['version', bin]))?.[1] ?? 'unknown';
-  const rev = sh('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD']);
-  const dirty = sh('git', ['-C', REPO_ROOT, 'status', '--porcelain', '--', 'lambda']) !== '';
+  const { rev, dirty } = OUR_REV;
   const size = (f: string) => fs.existsSync(f) ? fs.statSync(f).size : 0;
   return {
     date: new Date().toISOString(),

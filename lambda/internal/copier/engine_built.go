@@ -12,9 +12,10 @@ package copier
 // copyBuilt schedules the blobs as copyDirect does (copyBlobs), and decides per layer:
 //   - a layer file stored compressed (hand-made archives) goes as stored;
 //   - a layer that gzip would not shrink (its sample saves less than storeAbove) goes as the
-//     plain tar it is, named by its diff_id, in an OCI manifest (see manifest). The registry verifies the digest when it commits the upload, which
-//     is the diff_id check, so the copier hashes nothing; a refusal is told apart from a
-//     corrupt archive by hashing the layer then (verifyStored);
+//     plain tar it is, named by its diff_id, in an OCI manifest (see manifest). The registry
+//     verifies the digest when it commits the upload, which is the diff_id check, so the
+//     copier hashes nothing; a refusal is told apart from a corrupt archive by hashing the
+//     layer then (verifyStored);
 //   - any other layer is gzipped at gzipLevel on the way, its diff_id checked as it is read;
 //     a mismatch fails the upload before it is committed.
 //
@@ -196,6 +197,9 @@ func (b *builtLayers) copy(ctx context.Context, src types.ImageSource, dest type
 		err = putStream(ctx, dest, stream, info, cache)
 	default:
 		sample := make([]byte, sampleSize)
+		if info.Size >= 0 && info.Size < sampleSize {
+			sample = make([]byte, info.Size) // small layers: no 4 MiB buffer each
+		}
 		n, rerr := io.ReadFull(stream, sample)
 		if rerr != nil && rerr != io.EOF && !errors.Is(rerr, io.ErrUnexpectedEOF) {
 			return rerr
