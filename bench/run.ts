@@ -472,7 +472,8 @@ async function main(): Promise<void> {
       }
     }
     const meta = collectMeta(loadStart, (Date.now() - t0) / 1000, notes);
-    fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify({ cfg, meta, samples, cold, profiles }, null, 2));
+    // A partial run keeps its samples apart: `--render` re-renders RESULTS.md from the full run's.
+    fs.writeFileSync(path.join(OUT, fullRun ? 'results.json' : 'results.partial.json'), JSON.stringify({ cfg, meta, samples, cold, profiles }, null, 2));
     fs.writeFileSync(resultsFile, render({ cfg, meta, samples, cold, profiles, fullRun }));
     log(`wrote ${path.relative(REPO_ROOT, resultsFile)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
     const failed = samples.filter(s => !s.ok);
