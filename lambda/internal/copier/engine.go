@@ -60,7 +60,7 @@ type engineFacts struct {
 	// keepsBytes: the source's manifests are copied byte for byte and its blobs are named by
 	// their digests, which the destination verifies (a registry, or an S3 archive in OCI
 	// layout; not a docker save archive from before Docker 25, whose manifest is built and
-	// whose layers are compressed on the way).
+	// whose layers are gzipped or stored on the way: see built).
 	keepsBytes bool
 	// built: the source is a docker save archive from before Docker 25, described by a
 	// manifest s3archive builds (layers named by diff_id, mostly uncompressed).

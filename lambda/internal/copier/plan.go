@@ -175,8 +175,9 @@ func (p plan) satisfiedBy(have destManifest, byteForByte bool) (digest.Digest, b
 			return "", false
 		}
 		if p.mode == modeSingle && !byteForByte && p.wantConfig != "" && !manifest.MIMETypeIsMultiImage(have.mime) {
-			// Archive sources are recompressed on the way, so the manifest
-			// differs; the same config digest means the same image.
+			// A classic archive's manifest is built around the layers as written
+			// (gzipped or stored), so it differs from the source's; the same config
+			// digest means the same image.
 			m, err := manifest.FromBlob(have.bytes, have.mime)
 			if err == nil && m.ConfigInfo().Digest == p.wantConfig {
 				return have.digest, true

@@ -93,8 +93,8 @@ func TestCopyFromS3Archive(t *testing.T) {
 		t.Errorf("at most %d layer streams were open at once; layers should be read concurrently", api.peak.Load())
 	}
 
-	// The archive's layers are compressed on the way, so the manifest
-	// differs from the source; the re-run must still recognise the image.
+	// The archive's manifest is built around the layers as written, so it
+	// differs from the source's; the re-run must still recognise the image.
 	before := reg.writes.Load()
 	again, err := c.Copy(ctx, job)
 	if err != nil {

@@ -134,8 +134,8 @@ func (r *Reference) NewImageSource(ctx context.Context, _ *types.SystemContext) 
 
 // KeepsDigests reports whether ref is an S3 archive whose opened source serves the archive's
 // own manifests and blobs byte for byte (an OCI image layout), so that a copy must keep their
-// digests. Classic archives are described by a manifest built here, and their layers are
-// compressed on the way. It is meaningful once the source has been opened.
+// digests. Classic archives are described by a manifest built here (see BuildsManifest). It is
+// meaningful once the source has been opened.
 func KeepsDigests(ref types.ImageReference) bool {
 	r, ok := ref.(*Reference)
 	if !ok {
