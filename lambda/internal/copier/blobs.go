@@ -207,12 +207,8 @@ func copyOneBlob(ctx context.Context, src types.ImageSource, dest types.ImageDes
 	defer body.Close()
 	// PutBlob checks for the blob first (one HEAD) and reads body only to upload it; with the
 	// digest given it does not hash the stream.
-	up, err := dest.PutBlob(ctx, body, info, cache, isConfig)
-	if err != nil {
+	if err := putBlob(ctx, dest, body, info, cache, isConfig); err != nil {
 		return err
-	}
-	if up.Digest != info.Digest {
-		return fmt.Errorf("the destination stored it as %s", up.Digest)
 	}
 	if !body.opened {
 		events <- types.ProgressProperties{Event: types.ProgressEventSkipped}
@@ -222,6 +218,19 @@ func copyOneBlob(ctx context.Context, src types.ImageSource, dest types.ImageDes
 		return fmt.Errorf("read %d bytes from the source, the manifest says %d", body.n, info.Size)
 	}
 	events <- types.ProgressProperties{Event: types.ProgressEventDone, OffsetUpdate: uint64(body.n - body.reported)}
+	return nil
+}
+
+// putBlob uploads stream as info, whose digest the registry verifies at commit. A blob the
+// destination already has is not read.
+func putBlob(ctx context.Context, dest types.ImageDestination, stream io.Reader, info types.BlobInfo, cache types.BlobInfoCache, isConfig bool) error {
+	up, err := dest.PutBlob(ctx, stream, info, cache, isConfig)
+	if err != nil {
+		return err
+	}
+	if up.Digest != info.Digest {
+		return fmt.Errorf("the destination stored it as %s", up.Digest)
+	}
 	return nil
 }
 

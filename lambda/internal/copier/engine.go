@@ -94,9 +94,11 @@ type choice struct {
 	dest types.ImageDestination
 }
 
+// decline is copy.Image, for why.
+func decline(why string) choice { return choice{engine: engineImage, reason: why} }
+
 // chooseEngine decides which engine copies, and why. It reads and writes nothing.
 func chooseEngine(f engineFacts) choice {
-	decline := func(why string) choice { return choice{engine: engineImage, reason: why} }
 	switch {
 	case f.forceFormat:
 		return decline("DestManifestFormat asks for a conversion")
@@ -142,7 +144,6 @@ func chooseEngine(f engineFacts) choice {
 // chooseBuilt is chooseEngine for a docker save archive from before Docker 25: one image,
 // whose manifest is rebuilt around the layers as written, in the type s3archive built.
 func chooseBuilt(f engineFacts) choice {
-	decline := func(why string) choice { return choice{engine: engineImage, reason: why} }
 	if manifest.MIMETypeIsMultiImage(f.top.mime) {
 		return decline("the archive's manifest is an index")
 	}

@@ -194,7 +194,7 @@ func (b *builtLayers) copy(ctx context.Context, src types.ImageSource, dest type
 		if algo.Name() == compression.Zstd.Name() {
 			out.form = formZstd
 		}
-		err = putStream(ctx, dest, stream, info, cache)
+		err = putBlob(ctx, dest, stream, info, cache, false)
 	default:
 		sample := make([]byte, sampleSize)
 		if info.Size >= 0 && info.Size < sampleSize {
@@ -208,7 +208,7 @@ func (b *builtLayers) copy(ctx context.Context, src types.ImageSource, dest type
 		stream = io.MultiReader(bytes.NewReader(sample), stream)
 		if b.mayStore && storeUncompressed(sample) {
 			out.form = formPlain
-			if err = putStream(ctx, dest, stream, info, cache); err != nil {
+			if err = putBlob(ctx, dest, stream, info, cache, false); err != nil {
 				err = b.verifyStored(ctx, src, info, cache, err)
 			}
 		} else {
@@ -229,19 +229,6 @@ func (b *builtLayers) copy(ctx context.Context, src types.ImageSource, dest type
 	b.mu.Lock()
 	b.written[info.Digest] = out
 	b.mu.Unlock()
-	return nil
-}
-
-// putStream uploads stream as info, whose digest the registry verifies at commit. A blob the
-// destination already has is not read.
-func putStream(ctx context.Context, dest types.ImageDestination, stream io.Reader, info types.BlobInfo, cache types.BlobInfoCache) error {
-	up, err := dest.PutBlob(ctx, stream, info, cache, false)
-	if err != nil {
-		return err
-	}
-	if up.Digest != info.Digest {
-		return fmt.Errorf("the destination stored it as %s", up.Digest)
-	}
 	return nil
 }
 

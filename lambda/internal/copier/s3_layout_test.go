@@ -5,7 +5,6 @@ package copier
 // manifest.json), zstd layers, and the archives skopeo writes.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -189,9 +188,7 @@ func TestCopyLayoutCorruptBlobFails(t *testing.T) {
 	}
 	layer := m.Layers[0].Digest
 	body := entries["blobs/sha256/"+strings.TrimPrefix(layer, "sha256:")]
-	// Flip one byte in the middle of the layer's body, keeping its size.
-	b := bytes.Clone(tarball)
-	b[bytes.Index(tarball, body)+len(body)/2] ^= 0xff
+	b := testenv.FlipByte(tarball, body) // same size, one byte in the layer flipped
 
 	reg := newDistRegistry(t)
 	c := reg.copier(t)

@@ -137,13 +137,7 @@ func (r *Reference) NewImageSource(ctx context.Context, _ *types.SystemContext) 
 // digests. Classic archives are described by a manifest built here (see BuildsManifest). It is
 // meaningful once the source has been opened.
 func KeepsDigests(ref types.ImageReference) bool {
-	r, ok := ref.(*Reference)
-	if !ok {
-		return false
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, layout := r.opened.(*layoutSource)
+	_, layout := openedSource(ref).(*layoutSource)
 	return layout
 }
 
@@ -152,14 +146,19 @@ func KeepsDigests(ref types.ImageReference) bool {
 // files are the archive's, the layer files mostly uncompressed tars named by their diff_ids.
 // It is meaningful once the source has been opened.
 func BuildsManifest(ref types.ImageReference) bool {
+	_, built := openedSource(ref).(*source)
+	return built
+}
+
+// openedSource is the source NewImageSource opened for ref, if ref is an S3 archive and one was.
+func openedSource(ref types.ImageReference) types.ImageSource {
 	r, ok := ref.(*Reference)
 	if !ok {
-		return false
+		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, built := r.opened.(*source)
-	return built
+	return r.opened
 }
 
 // candidates lists (key, ref) splits, longest key first.

@@ -82,3 +82,11 @@ func TarFiles(t testing.TB, tarball []byte) map[string][]byte {
 		files[strings.TrimPrefix(h.Name, "./")] = b
 	}
 }
+
+// FlipByte is tarball with one byte in the middle of member (a file's contents in it) flipped:
+// an archive of the same size whose member no longer matches its digest.
+func FlipByte(tarball, member []byte) []byte {
+	b := bytes.Clone(tarball)
+	b[bytes.Index(tarball, member)+len(member)/2] ^= 0xff
+	return b
+}
