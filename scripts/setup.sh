@@ -10,7 +10,9 @@ say() { printf 'setup: %s\n' "$*"; }
 
 # --- Debian packages --------------------------------------------------------------------
 # maven and a JDK: jsii-pacmak's Java target and the Java quickstart app (test/langs/java).
-APT_PKGS=(docker-registry skopeo umoci apache2-utils openssl curl time jq qemu-user-static maven openjdk-17-jdk-headless)
+# iproute2 (ss) and procps (ps): the e2e harness checks which process serves a port, and snapshots
+# the processes running when each suite starts and ends (test/e2e/harness/proc.ts, reports.ts).
+APT_PKGS=(docker-registry skopeo umoci apache2-utils openssl curl time jq qemu-user-static maven openjdk-17-jdk-headless iproute2 procps)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -7,10 +7,13 @@
 //   the suite started (process.getActiveResourcesInfo(): only resources that hold the loop;
 //   idle keep-alive sockets do not). This catches what the harness does not register, e.g. a
 //   server a test starts on its own; the suite fails naming the kinds and counts.
+// It also writes the machine's processes and load when a suite starts and ends, next to the
+// suite's kept logs under test-reports/e2e/ (harness/reports.ts).
 import type { Circus } from '@jest/types';
 // jest's own default environment, installed with jest (the same version jest runs).
 // eslint-disable-next-line import/no-extraneous-dependencies
 import NodeEnvironment from 'jest-environment-node';
+import { snapshotMachine } from './harness/reports';
 
 /** Resource kinds that keep the loop alive and that a suite must not leave behind. */
 const WATCHED = ['TCPServerWrap', 'TCPSocketWrap', 'TLSWrap', 'ProcessWrap', 'PipeWrap', 'UDPWrap'];
@@ -25,10 +28,22 @@ function loopHolders(): Map<string, number> {
 
 export default class E2eEnvironment extends NodeEnvironment {
   private baseline = new Map<string, number>();
+  private readonly testPath: string;
+
+  constructor(config: ConstructorParameters<typeof NodeEnvironment>[0], context: ConstructorParameters<typeof NodeEnvironment>[1]) {
+    super(config, context);
+    this.testPath = context.testPath;
+  }
 
   async setup(): Promise<void> {
     await super.setup();
     this.baseline = loopHolders();
+    snapshotMachine(this.testPath, 'start');
+  }
+
+  async teardown(): Promise<void> {
+    snapshotMachine(this.testPath, 'end');
+    await super.teardown();
   }
 
   async handleTestEvent(event: Circus.Event, state: Circus.State): Promise<void> {

@@ -255,7 +255,9 @@ export class CustomResource {
     // handler that never answers fails the test instead of hanging it.
     const limitMs = (this.rie.timeoutSeconds + 30) * 1000;
     const responseP = this.receiver.waitFor(event.RequestId, limitMs).then(r => ({ r, at: Date.now() }));
-    const invoke = await this.rie.invoke(event);
+    // An invocation that fails to start fails the delivery now, not when the wait runs out;
+    // the wait is then dropped (its rejection is handled, so it cannot surface later).
+    const invoke = await this.rie.invoke(event).catch(e => { responseP.catch(() => undefined); throw e; });
     const { r: response, at } = await responseP;
     return { event, response, seconds: (at - started) / 1000, invoke };
   }

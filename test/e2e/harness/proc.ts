@@ -18,17 +18,66 @@ export function rmTree(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** A port free on 127.0.0.1 right now (the OS picks it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports for servers the harness starts as child processes (which bind the port themselves) are
+// picked here, not by the OS. A port the OS picks (listen on 0) and we release can be taken
+// again before the child binds it: by the next pick (20 emulators started at once in the load
+// suite), or as the local port of any outgoing connection, since both come from the kernel's
+// ephemeral range. Picked that way, 20 emulators' 40 ports held a duplicate in 16 of 300
+// trials here. So ports come from below that range, where the kernel never hands out a port by
+// itself, and none is handed out twice by this process.
+const handedOut = new Set<number>();
+
+/** The kernel's ephemeral port range (net.ipv4.ip_local_port_range), [low, high]. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo > 0 && hi >= lo) return [lo, hi];
+  } catch { /* not Linux: assume the IANA range */ }
+  return [49152, 65535];
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise(resolve => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A port that is free on 127.0.0.1 now, outside the kernel's ephemeral range, and not handed
+ * out before by this process (see above for why).
+ */
+export async function freePort(): Promise<number> {
+  const [lo] = ephemeralRange();
+  const first = 10_000;
+  const last = Math.min(lo, 65536) - 1;
+  if (last - first < 1000) throw new Error(`the ephemeral port range starts at ${lo}: too few ports below it for the harness`);
+  for (let tries = 0; tries < 200; tries++) {
+    const port = first + Math.floor(Math.random() * (last - first + 1));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free port found between ${first} and ${last}`);
+}
+
+/** The pids of the processes listening on 127.0.0.1:port (TCP), read with `ss` (iproute2). */
+export async function listenerPids(port: number): Promise<number[]> {
+  const out = await run('ss', ['-Hltnp', `sport = :${port}`]);
+  return [...out.matchAll(/pid=(\d+)/g)].map(m => Number(m[1]));
+}
+
+/** The process group of a running pid, or undefined when it is gone. */
+function processGroup(pid: number): number | undefined {
+  try {
+    // /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return undefined;
+  }
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -39,15 +88,24 @@ export function sleep(ms: number): Promise<void> {
 export async function waitForPort(port: number, what: string, proc?: Proc, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (proc && proc.exited) {
-      throw new Error(`${what} exited (${proc.exitCode}) before listening on ${port}:\n${proc.tail()}`);
-    }
     const ok = await new Promise<boolean>(resolve => {
       const s = net.connect(port, '127.0.0.1');
       s.once('connect', () => { s.destroy(); resolve(true); });
       s.once('error', () => resolve(false));
     });
-    if (ok) return;
+    if (ok) {
+      // Something answers; make sure it is proc. Another server on the same port would otherwise
+      // pass for it: two emulators given one port leave the second exited (address already in
+      // use) and its invocations sent to the first, which refuses them as busy.
+      if (!proc || proc.pid === undefined) return;
+      const pids = await listenerPids(port);
+      if (pids.some(pid => processGroup(pid) === proc.pid)) return;
+      if (pids.length > 0 || proc.exited) {
+        throw new Error(`${what}: address already in use: 127.0.0.1:${port} is served by pid ${pids.join(', ') || '?'}, not by ${proc.name} (pid ${proc.pid}):\n${proc.tail()}`);
+      }
+    } else if (proc && proc.exited) {
+      throw new Error(`${what} exited (${proc.exitCode}) before listening on ${port}:\n${proc.tail()}`);
+    }
     if (Date.now() > deadline) {
       throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms${proc ? `:\n${proc.tail()}` : ''}`);
     }

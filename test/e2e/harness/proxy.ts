@@ -7,8 +7,8 @@
 // case-insensitively, as DNS names do.
 import * as http from 'http';
 import * as net from 'net';
-import { ECR_PUBLIC_HOSTS, parseEcrHost } from '../../../src/rules';
 import { closeServer, listen } from './handles';
+import { ECR_PUBLIC_HOSTS, parseEcrHost } from '../../../src/rules';
 
 export interface ConnectProxy {
   readonly port: number;

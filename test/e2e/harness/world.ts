@@ -30,6 +30,7 @@ import { ConnectProxy, standIns, startConnectProxy } from './proxy';
 import { Receiver, startReceiver } from './receiver';
 import { Registry } from './registry';
 import { RegistryClient } from './registry-client';
+import { keepLogs } from './reports';
 import { BOOTSTRAP, Rie } from './rie';
 import { startTokenServer, TokenServer } from './token-server';
 
@@ -249,6 +250,7 @@ export class World {
     for (const c of [this.hub, this.priv, this.ecr, this.open, this.moto]) if (c) closers.push(c.stop());
     for (const c of [this.proxy, this.receiver, this.tokenServer, this.src, this.dest, this.awsRecorder]) if (c) closers.push(c.close());
     await Promise.allSettled(closers);
+    keepLogs(this.dir, 'world');
     rmTree(this.dir);
     if (this.sandboxRoot) rmTree(this.sandboxRoot);
   }
