@@ -14,7 +14,8 @@ package copier
 // Debian's docker-registry) answers the API with 404, so the tag is what it holds.
 // Writing: each referrer is pushed by digest (blobs, then manifest); when the destination has
 // no referrers API, go-containerregistry adds it to the destination's sha256-<hex> index tag
-// (the tag schema's update), else the registry lists it by itself.
+// (the tag schema's update), else the registry lists it by itself. cosign tags are merged
+// into what the destination holds, never overwritten (referrers_cosign.go).
 //
 // Missing referrers never fail a copy: nothing listed, a listing the source does not serve,
 // a listed referrer the source no longer has are logged and skipped. A referrer that exists
@@ -152,7 +153,7 @@ func (r *referrerCopy) forSubject(ctx context.Context, d digest.Digest) ([]diges
 	}
 	for _, suffix := range cosignSuffixes {
 		tag := strings.Replace(d.String(), ":", "-", 1) + suffix
-		err := r.copyOne(ctx, r.src.Tag(tag), r.dest.Tag(tag), "cosign tag of "+d.String())
+		err := r.copyCosignTag(ctx, tag, "cosign tag of "+d.String())
 		switch {
 		case errors.Is(err, errReferrerGone):
 			slog.Debug("no cosign tag", "tag", tag)
@@ -179,20 +180,8 @@ func (r *referrerCopy) copyOne(ctx context.Context, src, dest name.Reference, wh
 			}
 			return err
 		}
-		opts := r.options(ctx, r.destLogin)
-		switch {
-		case desc.MediaType.IsIndex():
-			idx, err := desc.ImageIndex()
-			if err != nil {
-				return err
-			}
-			return remote.WriteIndex(dest, idx, opts...)
-		case desc.MediaType.IsImage():
-			img, err := desc.Image()
-			if err != nil {
-				return err
-			}
-			return remote.Write(dest, img, opts...)
+		if desc.MediaType.IsIndex() || desc.MediaType.IsImage() {
+			return writeDescriptor(dest, desc, r.options(ctx, r.destLogin))
 		}
 		return fmt.Errorf("%w: %s is %s, neither an image manifest nor an index", errs.ErrInvalidProperty, src, desc.MediaType)
 	}), r.srcLogin, r.destLogin)
