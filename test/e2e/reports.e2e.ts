@@ -5,14 +5,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { pushImage } from './harness/images';
 import { walk } from './harness/leaks';
-import { REPORTS_DIR } from './harness/reports';
+import { keptLogsDir, REPORTS_DIR } from './harness/reports';
 import { World } from './harness/world';
 
 const SUITE_DIR = path.join(REPORTS_DIR, 'reports');
 
 test('a stopped World leaves its handler, RIE, registry and moto logs under test-reports/e2e/<suite>/', async () => {
-  const before = new Set(walk(SUITE_DIR));
   const w = await new World().start();
+  const kept = keptLogsDir(w.dir);
+  expect(path.dirname(kept)).toBe(SUITE_DIR);
   let stopped = false;
   try {
     const image = await pushImage(w.openClient(), 'kept/app', '1', { arch: 'amd64', layerSizes: [4 * 1024] });
@@ -20,20 +21,22 @@ test('a stopped World leaves its handler, RIE, registry and moto logs under test
     const out = await d.create();
     expect(out.response.Status).toBe('SUCCESS');
     expect(out.response.Data?.ImageDigest).toBe(image.digest);
+    expect(fs.existsSync(kept)).toBe(false);
     await w.stop();
     stopped = true;
   } finally {
     if (!stopped) await w.stop();
   }
-  const added = walk(SUITE_DIR).filter(f => !before.has(f) && fs.statSync(f).isFile());
-  const names = added.map(f => path.relative(SUITE_DIR, f).replace(/^world-\d+\//, ''));
+  const names = walk(kept).filter(f => fs.statSync(f).isFile()).map(f => path.relative(kept, f));
   for (const want of ['handler.log', 'moto.log', 'hub/registry.log', 'private/registry.log', 'open/registry.log', 'ecr/registry.log']) {
     expect(names).toContain(want);
   }
   // The handler's own lines (JSON, one per step) are in the kept handler log, not only the RIE's.
-  const handler = fs.readFileSync(added[names.indexOf('handler.log')], 'utf8');
+  const handler = fs.readFileSync(path.join(kept, 'handler.log'), 'utf8');
   expect(handler).toMatch(/"msg":"request"/);
   expect(handler).toContain('kept:1');
+  // The World's own folder is gone: what is kept is a copy.
+  expect(fs.existsSync(w.dir)).toBe(false);
 });
 
 test('the suite\'s start left a snapshot of the machine\'s processes', () => {

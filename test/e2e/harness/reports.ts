@@ -18,16 +18,20 @@ export function suiteName(testPath?: string): string {
   return path.relative(path.join(REPO_ROOT, 'test', 'e2e'), file).replace(/\.e2e\.ts$/, '');
 }
 
-let kept = 0;
+/** Where keepLogs(dir) puts dir's logs: test-reports/e2e/<suite>/<dir's own name>. */
+export function keptLogsDir(dir: string): string {
+  return path.join(REPORTS_DIR, suiteName(), path.basename(dir));
+}
 
 /**
- * Copies every *.log file under dir into test-reports/e2e/<suite>/<label>-<n>/, keeping the
- * paths below dir. Returns the folder written, or undefined when there was nothing to keep.
+ * Copies every *.log file under dir into keptLogsDir(dir), keeping the paths below dir (dir
+ * is a fresh temp folder, so its name is unique). Returns the folder written, or undefined
+ * when there was nothing to keep.
  */
-export function keepLogs(dir: string, label: string): string | undefined {
+export function keepLogs(dir: string): string | undefined {
   const files = logFiles(dir);
   if (files.length === 0) return undefined;
-  const out = path.join(REPORTS_DIR, suiteName(), `${label}-${++kept}`);
+  const out = keptLogsDir(dir);
   for (const f of files) {
     const to = path.join(out, path.relative(dir, f));
     fs.mkdirSync(path.dirname(to), { recursive: true });

@@ -250,7 +250,7 @@ export class World {
     for (const c of [this.hub, this.priv, this.ecr, this.open, this.moto]) if (c) closers.push(c.stop());
     for (const c of [this.proxy, this.receiver, this.tokenServer, this.src, this.dest, this.awsRecorder]) if (c) closers.push(c.close());
     await Promise.allSettled(closers);
-    keepLogs(this.dir, 'world');
+    keepLogs(this.dir);
     rmTree(this.dir);
     if (this.sandboxRoot) rmTree(this.sandboxRoot);
   }
