@@ -7,8 +7,8 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { freePort, Proc, rmTree, tempDir, waitForPort } from './harness/proc';
 import { CustomResource } from './harness/driver';
+import { freePort, Proc, rmTree, tempDir, waitForPort } from './harness/proc';
 import { startReceiver } from './harness/receiver';
 import { Rie, RIE_BIN } from './harness/rie';
 
