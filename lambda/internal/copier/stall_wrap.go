@@ -57,6 +57,18 @@ func watchDest(ctx context.Context, dest types.ImageDestination, ref types.Image
 	return &watchedDest{ImageDestination: dest, w: w, host: hostsOf(ref)}
 }
 
+// watchedCall runs fn, one request to host made outside a watched source or destination
+// (manifest reads, tag lists, manifest DELETEs), as a watched call of ctx's attempt: its
+// start and its answer are activity, so an attempt made of many requests (a delete reading
+// hundreds of tags) is stalled only when one of them is silent for the idle timeout, not
+// when all of them together take longer.
+func watchedCall[T any](ctx context.Context, host string, fn func() (T, error)) (T, error) {
+	o := stallWatchOf(ctx).op(host)
+	o.wait(0)
+	defer o.got()
+	return fn()
+}
+
 type watchedSource struct {
 	types.ImageSource
 	w    *stallWatch
