@@ -170,13 +170,17 @@ func (r *Resolver) fromSpec(ctx context.Context, req Request) (*Credentials, err
 	return r.fromSecret(ctx, req)
 }
 
+// fromSecret reads the secret req.Creds names. Its messages never quote req.Creds: a value
+// without ':' is taken for a secret name, and a bare registry token (ghp_..., glpat-...) is
+// such a value. Secrets Manager's own messages can quote the SecretId, so they are scrubbed.
 func (r *Resolver) fromSecret(ctx context.Context, req Request) (*Credentials, error) {
 	id := req.Creds
+	named := "the secret named in " + req.Property
 	region := ""
 	if strings.HasPrefix(id, "arn:") {
 		a, err := arn.Parse(id)
 		if err != nil || a.Service != "secretsmanager" {
-			return nil, fmt.Errorf("%w: %s: %q is not a Secrets Manager secret ARN", errs.ErrInvalidProperty, req.Property, id)
+			return nil, fmt.Errorf("%w: %s starts with arn: but is not a Secrets Manager secret ARN", errs.ErrInvalidProperty, req.Property)
 		}
 		region = a.Region
 	}
@@ -186,24 +190,36 @@ func (r *Resolver) fromSecret(ctx context.Context, req Request) (*Credentials, e
 	}
 	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 	if err != nil {
+		err = scrubbed{err: err, value: id, as: "the " + req.Property + " value"}
 		var nf *smtypes.ResourceNotFoundException
 		if errors.As(err, &nf) {
-			return nil, fmt.Errorf("%w: secret %q not found in Secrets Manager (%s): check %s", errs.ErrNotFound, id, cfg.Region, req.Property)
+			return nil, fmt.Errorf("%w: %s was not found in Secrets Manager (%s); a value without ':' is read as a secret name, so give a registry token as user:token",
+				errs.ErrNotFound, named, cfg.Region)
 		}
 		if errs.IsAWSAccessDenied(err) {
-			return nil, fmt.Errorf("%w: reading secret %q (%s): %v: grant secretsmanager:GetSecretValue (and kms:Decrypt for a customer key) to the handler role", errs.ErrUnauthorized, id, cfg.Region, err)
+			return nil, fmt.Errorf("%w: reading %s (%s): %v: grant secretsmanager:GetSecretValue (and kms:Decrypt for a customer key) to the handler role", errs.ErrUnauthorized, named, cfg.Region, err)
 		}
-		return nil, fmt.Errorf("reading secret %q (%s) named by %s: %w", id, cfg.Region, req.Property, err)
+		return nil, fmt.Errorf("reading %s (%s): %w", named, cfg.Region, err)
 	}
 	if out.SecretString == nil {
-		return nil, fmt.Errorf("%w: secret %q is binary; store \"user:password\" or {\"username\",\"password\"} as a secret string (%s)", errs.ErrSecret, id, req.Property)
+		return nil, fmt.Errorf("%w: %s is binary; store \"user:password\" or {\"username\",\"password\"} as a secret string", errs.ErrSecret, named)
 	}
 	c, err := ParseSecret(*out.SecretString)
 	if err != nil {
-		return nil, fmt.Errorf("%w: secret %q: %v (%s)", errs.ErrSecret, id, err, req.Property)
+		return nil, fmt.Errorf("%w: %s: %v", errs.ErrSecret, named, err)
 	}
 	return c, nil
 }
+
+// scrubbed is an error whose text has value replaced by as; it unwraps to err, so it is
+// classified (retried, access denied) as err is.
+type scrubbed struct {
+	err       error
+	value, as string
+}
+
+func (s scrubbed) Error() string { return strings.ReplaceAll(s.err.Error(), s.value, s.as) }
+func (s scrubbed) Unwrap() error { return s.err }
 
 // ParseSecret reads a secret string holding JSON {"username","password"} or "user:password".
 func ParseSecret(s string) (*Credentials, error) {

@@ -128,7 +128,7 @@ func TestSecretsManager(t *testing.T) {
 		t.Errorf("JSON without keys: %v", err)
 	}
 	_, err = r.Resolve(ctx, Request{Creds: "foo", Property: "SrcCreds"})
-	if !errors.Is(err, errs.ErrNotFound) || !strings.Contains(err.Error(), `secret "foo" not found in Secrets Manager (us-east-1): check SrcCreds`) {
+	if !errors.Is(err, errs.ErrNotFound) || !strings.Contains(err.Error(), "the secret named in SrcCreds was not found in Secrets Manager (us-east-1)") {
 		t.Errorf("missing secret: %v", err)
 	}
 }

@@ -50,8 +50,9 @@ type DeleteJob struct {
 // Delete removes the tags job.Owned still owns. Tags that are gone or point elsewhere are
 // left alone and count as done.
 //
-// ECR and ECR Public: tags are removed through the service API (BatchDeleteImage by tag,
-// which untags, and deletes the image only with its last tag); their registry APIs do not
+// ECR and ECR Public: tags are removed through the service API (BatchDeleteImage by tag and
+// the digest it was checked at, which untags while the tag still points there, and deletes
+// the image only with its last tag); their registry APIs do not
 // implement manifest DELETE. Other registries: the distribution API deletes manifests, not
 // tags, and that removes every tag on the manifest, so a manifest is deleted only when no
 // tag outside the owned ones points at it (see delete_registry.go).

@@ -48,9 +48,17 @@ type imageService interface {
 	manifest(ctx context.Context, repo string, d digest.Digest) (b []byte, ok bool, err error)
 	// tagsOn returns every tag on d; ok is false when the service cannot say.
 	tagsOn(ctx context.Context, repo string, d digest.Digest) (tags []string, ok bool, err error)
-	untag(ctx context.Context, repo string, tags []string) error
+	// untag removes each tag while it still points at its digest and returns the tags
+	// removed; a tag re-pointed or removed since it was read is left alone (logged).
+	untag(ctx context.Context, repo string, tags []pinnedTag) (removed []string, err error)
 	deleteDigest(ctx context.Context, repo string, d digest.Digest) error
 	name() string
+}
+
+// pinnedTag is a tag to remove only while it still points at digest.
+type pinnedTag struct {
+	tag    string
+	digest digest.Digest
 }
 
 // deleteECR untags what o still owns.
@@ -68,7 +76,7 @@ func deleteECR(ctx context.Context, svc imageService, o Owned) error {
 		slog.Info("repository already gone", "repository", repo)
 		return nil
 	}
-	var untag []string
+	var untag []pinnedTag
 	for _, t := range o.Tags {
 		if d, ok := current[t]; ok {
 			untag = appendOwned(untag, t, d, o.Digest)
@@ -93,13 +101,18 @@ func deleteECR(ctx context.Context, svc imageService, o Owned) error {
 			untag = appendOwned(untag, at.Tag, d, want)
 		}
 	}
+	// The tags were read before: each is sent with the digest it was read at, so that a tag
+	// re-pointed in between (a newer deployment) is refused by the service, not removed.
+	var removed []string
 	for chunk := range slices.Chunk(untag, ecrBatchLimit) {
-		if err := svc.untag(ctx, repo, chunk); err != nil {
-			return fmt.Errorf("%s: removing tags %v from %s: %w", svc.name(), chunk, repo, err)
+		done, err := svc.untag(ctx, repo, chunk)
+		if err != nil {
+			return fmt.Errorf("%s: removing tags %v from %s: %w", svc.name(), tagsOf(chunk), repo, err)
 		}
+		removed = append(removed, done...)
 	}
-	if len(untag) > 0 {
-		slog.Info("untagged", "registry", svc.name(), "repository", repo, "tags", untag)
+	if len(removed) > 0 {
+		slog.Info("untagged", "registry", svc.name(), "repository", repo, "tags", removed)
 	}
 	if o.Manifest {
 		tags, ok, err := svc.tagsOn(ctx, repo, o.Digest)
@@ -121,15 +134,35 @@ func deleteECR(ctx context.Context, svc imageService, o Owned) error {
 }
 
 // appendOwned adds tag t (pointing at have) to list when it still points at want.
-func appendOwned(list []string, t string, have, want digest.Digest) []string {
+func appendOwned(list []pinnedTag, t string, have, want digest.Digest) []pinnedTag {
 	if have != want {
 		slog.Info("keeping tag: it no longer points at what this resource wrote", "tag", t, "points_at", have.String(), "wrote", want.String())
 		return list
 	}
-	if slices.Contains(list, t) {
+	if slices.ContainsFunc(list, func(p pinnedTag) bool { return p.tag == t }) {
 		return list
 	}
-	return append(list, t)
+	return append(list, pinnedTag{tag: t, digest: want})
+}
+
+func tagsOf(list []pinnedTag) []string {
+	out := make([]string, len(list))
+	for i, p := range list {
+		out[i] = p.tag
+	}
+	return out
+}
+
+// leftAlone reports whether a BatchDeleteImage failure for a tag sent with its digest means
+// the tag is not this resource's any more: ECR and ECR Public answer ImageTagDoesNotMatchDigest
+// when the tag points at another digest, ImageNotFound when it is gone. Both are logged.
+func leftAlone(svc, tag, d, code string) bool {
+	switch code {
+	case "ImageTagDoesNotMatchDigest", "ImageNotFound":
+		slog.Info("keeping tag: it was re-pointed or removed after it was read", "registry", svc, "tag", tag, "wrote", d, "failure", code)
+		return true
+	}
+	return false
 }
 
 // ecrIndex reads index d; nil when d is gone, is not an index, or the service cannot return
@@ -284,21 +317,42 @@ func (e privateECR) tagsOn(ctx context.Context, repo string, d digest.Digest) ([
 	return tags, true, nil
 }
 
-func (e privateECR) untag(ctx context.Context, repo string, tags []string) error {
+func (e privateECR) untag(ctx context.Context, repo string, tags []pinnedTag) ([]string, error) {
 	ids := make([]ecrtypes.ImageIdentifier, len(tags))
 	for i, t := range tags {
-		ids[i] = ecrtypes.ImageIdentifier{ImageTag: aws.String(t)}
+		ids[i] = ecrtypes.ImageIdentifier{ImageTag: aws.String(t.tag), ImageDigest: aws.String(t.digest.String())}
 	}
-	return e.batchDelete(ctx, repo, ids)
+	out, err := e.api.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{
+		RegistryId: aws.String(e.account), RepositoryName: aws.String(repo), ImageIds: ids,
+	})
+	if err != nil {
+		if _, ok := errors.AsType[*ecrtypes.RepositoryNotFoundException](err); ok {
+			return nil, nil
+		}
+		return nil, err
+	}
+	for _, f := range out.Failures {
+		var tag, d string
+		if f.ImageId != nil {
+			tag, d = aws.ToString(f.ImageId.ImageTag), aws.ToString(f.ImageId.ImageDigest)
+		}
+		if !leftAlone(e.name(), tag, d, string(f.FailureCode)) {
+			return nil, fmt.Errorf("tag %s: %s: %s", tag, f.FailureCode, aws.ToString(f.FailureReason))
+		}
+	}
+	var removed []string
+	for _, id := range out.ImageIds {
+		if t := aws.ToString(id.ImageTag); t != "" {
+			removed = append(removed, t)
+		}
+	}
+	return removed, nil
 }
 
 func (e privateECR) deleteDigest(ctx context.Context, repo string, d digest.Digest) error {
-	return e.batchDelete(ctx, repo, []ecrtypes.ImageIdentifier{{ImageDigest: aws.String(d.String())}})
-}
-
-func (e privateECR) batchDelete(ctx context.Context, repo string, ids []ecrtypes.ImageIdentifier) error {
 	out, err := e.api.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{
-		RegistryId: aws.String(e.account), RepositoryName: aws.String(repo), ImageIds: ids,
+		RegistryId: aws.String(e.account), RepositoryName: aws.String(repo),
+		ImageIds: []ecrtypes.ImageIdentifier{{ImageDigest: aws.String(d.String())}},
 	})
 	if err != nil {
 		if _, ok := errors.AsType[*ecrtypes.RepositoryNotFoundException](err); ok {

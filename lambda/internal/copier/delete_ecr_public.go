@@ -77,20 +77,39 @@ func (e publicECR) tagsOn(ctx context.Context, repo string, d digest.Digest) ([]
 	return tags, true, nil
 }
 
-func (e publicECR) untag(ctx context.Context, repo string, tags []string) error {
+func (e publicECR) untag(ctx context.Context, repo string, tags []pinnedTag) ([]string, error) {
 	ids := make([]ecrpublictypes.ImageIdentifier, len(tags))
 	for i, t := range tags {
-		ids[i] = ecrpublictypes.ImageIdentifier{ImageTag: aws.String(t)}
+		ids[i] = ecrpublictypes.ImageIdentifier{ImageTag: aws.String(t.tag), ImageDigest: aws.String(t.digest.String())}
 	}
-	return e.batchDelete(ctx, repo, ids)
+	out, err := e.api.BatchDeleteImage(ctx, &ecrpublic.BatchDeleteImageInput{RepositoryName: aws.String(repo), ImageIds: ids})
+	if err != nil {
+		if _, ok := errors.AsType[*ecrpublictypes.RepositoryNotFoundException](err); ok {
+			return nil, nil
+		}
+		return nil, err
+	}
+	for _, f := range out.Failures {
+		var tag, d string
+		if f.ImageId != nil {
+			tag, d = aws.ToString(f.ImageId.ImageTag), aws.ToString(f.ImageId.ImageDigest)
+		}
+		if !leftAlone(e.name(), tag, d, string(f.FailureCode)) {
+			return nil, fmt.Errorf("tag %s: %s: %s", tag, f.FailureCode, aws.ToString(f.FailureReason))
+		}
+	}
+	var removed []string
+	for _, id := range out.ImageIds {
+		if t := aws.ToString(id.ImageTag); t != "" {
+			removed = append(removed, t)
+		}
+	}
+	return removed, nil
 }
 
 func (e publicECR) deleteDigest(ctx context.Context, repo string, d digest.Digest) error {
-	return e.batchDelete(ctx, repo, []ecrpublictypes.ImageIdentifier{{ImageDigest: aws.String(d.String())}})
-}
-
-func (e publicECR) batchDelete(ctx context.Context, repo string, ids []ecrpublictypes.ImageIdentifier) error {
-	out, err := e.api.BatchDeleteImage(ctx, &ecrpublic.BatchDeleteImageInput{RepositoryName: aws.String(repo), ImageIds: ids})
+	out, err := e.api.BatchDeleteImage(ctx, &ecrpublic.BatchDeleteImageInput{RepositoryName: aws.String(repo),
+		ImageIds: []ecrpublictypes.ImageIdentifier{{ImageDigest: aws.String(d.String())}}})
 	if err != nil {
 		if _, ok := errors.AsType[*ecrpublictypes.RepositoryNotFoundException](err); ok {
 			return nil

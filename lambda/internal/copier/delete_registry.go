@@ -144,7 +144,7 @@ func (c *Copier) foreignReferences(ctx context.Context, sys *types.SystemContext
 	if err != nil {
 		return nil, err
 	}
-	tags, err := docker.GetRepositoryTags(ctx, sys, repoRef)
+	tags, err := watchedCall(ctx, hostsOf(repoRef), func() ([]string, error) { return docker.GetRepositoryTags(ctx, sys, repoRef) })
 	if err != nil {
 		slog.Warn("cannot list the repository's tags, so no manifest is deleted", "repository", o.Repo.Name(), "error", err.Error())
 		return keepAll("(tags not listable)")
@@ -204,7 +204,8 @@ func (c *Copier) deleteManifest(ctx context.Context, sys *types.SystemContext, o
 		return err
 	}
 	what := "docker://" + pinned(o.Repo, d)
-	if err := ref.DeleteImage(ctx, sys); err != nil && !isNotFound(err) {
+	_, err = watchedCall(ctx, hostsOf(ref), func() (struct{}, error) { return struct{}{}, ref.DeleteImage(ctx, sys) })
+	if err != nil && !isNotFound(err) {
 		return describe(err, "deleting", what, "DestCreds")
 	}
 	slog.Info("deleted", "dest", what)

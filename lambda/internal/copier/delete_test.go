@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/docker/reference"
@@ -142,10 +143,18 @@ func TestDeleteRegistryArchTags(t *testing.T) {
 }
 
 // strictECR refuses what ECR refuses and moto accepts: more than 100 image ids in a batch.
+// It also holds BatchDeleteImage to ECR's rule for an id that names a tag and a digest:
+// only that tag is removed, and only while it points at that digest (else the failure
+// ImageTagDoesNotMatchDigest, or ImageNotFound for a missing tag). moto removes the whole
+// image, every tag on it, when the pair matches, and ignores nothing when it does not
+// (ImageNotFound), so the pinned untag is checked here and sent on to moto by tag alone.
 type strictECR struct {
 	ECRAPI
 	mu      sync.Mutex
 	deleted int
+	// beforeDelete, when set, runs once before the first BatchDeleteImage is looked at: a
+	// change made between the handler's check and its delete.
+	beforeDelete func()
 }
 
 func (s *strictECR) BatchGetImage(ctx context.Context, in *ecr.BatchGetImageInput, o ...func(*ecr.Options)) (*ecr.BatchGetImageOutput, error) {
@@ -160,9 +169,45 @@ func (s *strictECR) BatchDeleteImage(ctx context.Context, in *ecr.BatchDeleteIma
 		return nil, fmt.Errorf("ValidationException: %d imageIds, at most %d", len(in.ImageIds), ecrBatchLimit)
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.beforeDelete; f != nil {
+		s.beforeDelete = nil
+		f()
+	}
 	s.deleted += len(in.ImageIds)
-	s.mu.Unlock()
-	return s.ECRAPI.BatchDeleteImage(ctx, in, o...)
+	var send []ecrtypes.ImageIdentifier
+	var failures []ecrtypes.ImageFailure
+	for _, id := range in.ImageIds {
+		if id.ImageTag == nil || id.ImageDigest == nil {
+			send = append(send, id)
+			continue
+		}
+		got, err := s.ECRAPI.BatchGetImage(ctx, &ecr.BatchGetImageInput{RegistryId: in.RegistryId, RepositoryName: in.RepositoryName,
+			ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: id.ImageTag}}}, o...)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case len(got.Images) == 0:
+			failures = append(failures, ecrtypes.ImageFailure{ImageId: &id, FailureCode: ecrtypes.ImageFailureCodeImageNotFound,
+				FailureReason: aws.String("Requested image not found")})
+		case aws.ToString(got.Images[0].ImageId.ImageDigest) != aws.ToString(id.ImageDigest):
+			failures = append(failures, ecrtypes.ImageFailure{ImageId: &id, FailureCode: ecrtypes.ImageFailureCodeImageTagDoesNotMatchDigest,
+				FailureReason: aws.String("Invalid request parameters: given tag does not map to the given digest")})
+		default:
+			send = append(send, ecrtypes.ImageIdentifier{ImageTag: id.ImageTag})
+		}
+	}
+	out := &ecr.BatchDeleteImageOutput{}
+	if len(send) > 0 {
+		var err error
+		if out, err = s.ECRAPI.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{RegistryId: in.RegistryId,
+			RepositoryName: in.RepositoryName, ImageIds: send}, o...); err != nil {
+			return nil, err
+		}
+	}
+	out.Failures = append(out.Failures, failures...)
+	return out, nil
 }
 
 // ECR's registry API has no manifest DELETE: tags are removed through BatchDeleteImage, and
@@ -260,6 +305,8 @@ type publicStandIn struct {
 	mu   sync.Mutex
 	repo string
 	tags map[string]digest.Digest
+	// beforeDelete, when set, runs once before the first BatchDeleteImage is looked at.
+	beforeDelete func()
 }
 
 func (s *publicStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -293,10 +340,21 @@ func (s *publicStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail("InvalidParameterException", "too many imageIds")
 			return
 		}
+		if f := s.beforeDelete; f != nil {
+			s.beforeDelete = nil
+			f()
+		}
 		var done, failures []map[string]any
 		for _, id := range in.ImageIds {
-			if _, ok := s.tags[id["imageTag"]]; !ok {
+			have, ok := s.tags[id["imageTag"]]
+			if !ok {
 				failures = append(failures, map[string]any{"imageId": id, "failureCode": "ImageNotFound"})
+				continue
+			}
+			// A tag sent with a digest is removed only while it points there, as ECR Public does.
+			if want := id["imageDigest"]; want != "" && want != have.String() {
+				failures = append(failures, map[string]any{"imageId": id, "failureCode": "ImageTagDoesNotMatchDigest",
+					"failureReason": "Invalid request parameters: given tag does not map to the given digest"})
 				continue
 			}
 			delete(s.tags, id["imageTag"])

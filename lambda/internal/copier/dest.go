@@ -29,8 +29,13 @@ func (c *Copier) destState(ctx context.Context, ref types.ImageReference, dest *
 	return have, err
 }
 
-// readManifest GETs a manifest; a missing tag or repository is not an error.
+// readManifest GETs a manifest, a watched call of ctx's attempt; a missing tag or repository
+// is not an error.
 func readManifest(ctx context.Context, ref types.ImageReference, sys *types.SystemContext, instance *digest.Digest) (destManifest, error) {
+	return watchedCall(ctx, hostsOf(ref), func() (destManifest, error) { return getManifest(ctx, ref, sys, instance) })
+}
+
+func getManifest(ctx context.Context, ref types.ImageReference, sys *types.SystemContext, instance *digest.Digest) (destManifest, error) {
 	src, err := ref.NewImageSource(ctx, sys)
 	if err != nil {
 		if isNotFound(err) {

@@ -17,10 +17,13 @@ package copier
 // (the tag schema's update), else the registry lists it by itself. cosign tags are merged
 // into what the destination holds, never overwritten (referrers_cosign.go).
 //
-// Missing referrers never fail a copy: nothing listed, a listing the source does not serve,
-// a listed referrer the source no longer has are logged and skipped. A referrer that exists
-// but cannot be written fails the copy: the user asked for it (CopyReferrers), and a copy
-// that silently lost its signature would fail verification only later, far from the cause.
+// Missing referrers never fail a copy: nothing listed, a referrers API the source does not
+// serve (404, 400, 406: go-containerregistry then reads the tag schema, whose missing tag is
+// no referrers), a listed referrer the source no longer has are logged and skipped. A
+// listing that fails otherwise (5xx or 429 after the retries, 401/403, a stall), and a
+// referrer that exists but cannot be written, fail the copy: the user asked for them
+// (CopyReferrers), and a copy that silently lost its signature would fail verification only
+// later, far from the cause.
 
 import (
 	"context"
@@ -130,9 +133,9 @@ func (r *referrerCopy) forSubject(ctx context.Context, d digest.Digest) ([]diges
 		return nil
 	}), r.srcLogin)
 	if err != nil {
-		// A listing the source does not serve is no referrers: never a failed copy.
-		slog.Info("the source lists no referrers", "subject", d.String(), "why", err.Error())
-		listed = nil
+		// Not "not served": remote.Referrers answers that with the tag schema, not an error.
+		return nil, describe(fmt.Errorf("CopyReferrers: %w", err), "listing the referrers of",
+			"docker://"+r.src.Digest(d.String()).String(), "SrcCreds")
 	}
 	var copied []digest.Digest
 	for _, desc := range listed {

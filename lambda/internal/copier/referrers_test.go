@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -343,5 +344,47 @@ func TestCopyReferrersOfIndexChildren(t *testing.T) {
 	}
 	if got := referrersAt(t, dst, "multi", child); len(got) != 1 || got[0].Digest != sbom {
 		t.Fatalf("the arm64 child's referrers at the destination = %+v, want %s", got, sbom)
+	}
+}
+
+// A referrers listing that fails for a reason other than "not served" (404, 400, 406: then
+// the tag schema is read) fails the copy, after the retries where the failure is transient:
+// passing over it would drop the image's signature and SBOM without a word.
+func TestCopyReferrersListingFailureFailsTheCopy(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		want   []string
+	}{
+		{http.StatusInternalServerError, []string{"CopyReferrers", "listing the referrers of", "listing refused by the test"}},
+		{http.StatusForbidden, []string{"unauthorized listing the referrers of", "check SrcCreds", "listing refused by the test"}},
+	} {
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			src, dst := newDistRegistry(t), newDistRegistry(t)
+			img, _, _ := signed(t, src, "app")
+			var listings atomic.Int32
+			src.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/referrers/") {
+					listings.Add(1)
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(tc.status)
+					_, _ = w.Write([]byte(`{"errors":[{"code":"UNKNOWN","message":"listing refused by the test"}]}`))
+					return true
+				}
+				return false
+			})
+			_, err := dst.copier(t).Copy(context.Background(), Job{Src: imageRef(t, "docker://"+src.host+"/app:1"),
+				Dest: imageRef(t, "docker://"+dst.host+"/app:1"), CopyReferrers: true, Retry: testRetry()})
+			if err == nil {
+				t.Fatal("the copy succeeded although the referrers could not be listed")
+			}
+			for _, want := range append(tc.want, img.String()) {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %q", err, want)
+				}
+			}
+			if n := listings.Load(); tc.status >= 500 && n != int32(testRetry().NumAttempts) {
+				t.Errorf("%d listings for a %d, want one per attempt (%d)", n, tc.status, testRetry().NumAttempts)
+			}
+		})
 	}
 }

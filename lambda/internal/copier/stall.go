@@ -73,11 +73,28 @@ const StallTimeout = awsenv.IdleTimeout
 // top of StallTimeout: 20 s more for 1 GiB.
 const commitBytesPerSecond = 50 << 20
 
-func commitGrace(size int64) time.Duration {
-	if size <= 0 {
+func commitGrace(size int64) time.Duration { return commitGraceAt(size, commitBytesPerSecond) }
+
+func commitGraceAt(size, bytesPerSecond int64) time.Duration {
+	if size <= 0 || bytesPerSecond <= 0 {
 		return 0
 	}
-	return time.Duration(float64(size) / commitBytesPerSecond * float64(time.Second))
+	return time.Duration(float64(size) / float64(bytesPerSecond) * float64(time.Second))
+}
+
+type commitRateKey struct{}
+
+// withCommitRate sets the commit rate assumed by the attempts run with ctx (tests use a slow
+// one, so that a small blob earns a grace they can measure).
+func withCommitRate(ctx context.Context, bytesPerSecond int64) context.Context {
+	return context.WithValue(ctx, commitRateKey{}, bytesPerSecond)
+}
+
+func commitRateOf(ctx context.Context) int64 {
+	if r, ok := ctx.Value(commitRateKey{}).(int64); ok && r > 0 {
+		return r
+	}
+	return commitBytesPerSecond
 }
 
 type stallTimeoutKey struct{}
@@ -142,11 +159,12 @@ type stallWatchKey struct{}
 // stallWatch is the watchdog of one attempt. All its methods accept a nil receiver (no
 // watch: nothing happens), so code run outside a guarded attempt needs no special case.
 type stallWatch struct {
-	idle   time.Duration
-	hosts  string // named when nothing watched is waiting
-	start  time.Time
-	last   atomic.Int64 // time.Duration since start of the last activity
-	cancel context.CancelCauseFunc
+	idle       time.Duration
+	commitRate int64  // bytes per second, for commitGraceAt
+	hosts      string // named when nothing watched is waiting
+	start      time.Time
+	last       atomic.Int64 // time.Duration since start of the last activity
+	cancel     context.CancelCauseFunc
 
 	mu      sync.Mutex
 	timer   *time.Timer
@@ -166,7 +184,7 @@ type stallOp struct {
 // errs.ErrStalled cause after idle without activity. stop must be called.
 func newStallWatch(ctx context.Context, idle time.Duration, hosts string) (context.Context, *stallWatch) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	w := &stallWatch{idle: idle, hosts: hosts, start: time.Now(), cancel: cancel, waiting: map[*stallOp]struct{}{}}
+	w := &stallWatch{idle: idle, commitRate: commitRateOf(ctx), hosts: hosts, start: time.Now(), cancel: cancel, waiting: map[*stallOp]struct{}{}}
 	w.mu.Lock()
 	w.timer = time.AfterFunc(idle, w.check)
 	w.mu.Unlock()
@@ -252,6 +270,14 @@ func (o *stallOp) wait(grace time.Duration) {
 	o.w.waiting[o] = struct{}{}
 	o.w.mu.Unlock()
 	o.w.touch()
+}
+
+// commitGrace is the extra silence allowed for the commit of an upload of size bytes.
+func (o *stallOp) commitGrace(size int64) time.Duration {
+	if o == nil {
+		return 0
+	}
+	return commitGraceAt(size, o.w.commitRate)
 }
 
 // got marks o as answered (no longer waiting). It is activity.

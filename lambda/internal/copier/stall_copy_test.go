@@ -248,3 +248,57 @@ func TestS3ReadsAreActivity(t *testing.T) {
 		t.Errorf("cause %q", got)
 	}
 }
+
+// A layer gzipped on the way is uploaded with its size unknown (-1); the registry's commit of
+// it still gets the grace for the bytes it took. Here the real registry answers the commit
+// (PUT ?digest=) of the gzipped layer only after a silence of 3 x the idle timeout, within the
+// grace its size earns at the test's slow commit rate.
+func TestGzippedUploadGetsCommitGrace(t *testing.T) {
+	const (
+		idle  = 400 * time.Millisecond
+		delay = 3 * idle
+		rate  = 128 << 10 // bytes per second
+	)
+	tarball, configs, err := testenv.DockerSave(testenv.SaveImage{
+		RepoTags: []string{"app:latest"}, LayerSizes: []int{2 << 20}, Layout: "legacy", Seed: 31, Text: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz := gzipSize(t, layerTars(t, tarball)[0], gzipLevel)
+	if g := commitGraceAt(gz, rate); g < delay+time.Second {
+		t.Fatalf("the gzipped layer (%d bytes) earns %v at %d B/s: too little for the test", gz, g, rate)
+	}
+	reg := newDistRegistry(t)
+	var slowed atomic.Int32
+	reg.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && r.URL.Query().Get("digest") != configs[0] {
+			slowed.Add(1)
+			time.Sleep(delay)
+		}
+		return false
+	})
+	c := reg.copier(t)
+	c.opts.S3 = putArchives(t, "gzgrace", map[string][]byte{"img.tar": tarball})
+	ctx := withCommitRate(withStallTimeout(context.Background(), idle), rate)
+	res, err := c.Copy(ctx, Job{Src: s3Ref(t, c, "s3://gzgrace/img.tar"), Dest: imageRef(t, "docker://"+reg.host+"/gz/app:v1"),
+		Retry: props.Retry{NumAttempts: 1}})
+	if err != nil {
+		t.Fatalf("copy: %v", err)
+	}
+	if slowed.Load() != 1 {
+		t.Errorf("%d commits slowed, want the gzipped layer's", slowed.Load())
+	}
+	reg.setHook(nil)
+	img, err := remoteImage(reg, t, "gz/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Layers) != 1 || m.Layers[0].Size != gz || reg.digestOfTag(t, "gz/app:v1") != res.Digest {
+		t.Errorf("layers %+v, want the one layer gzipped (%d bytes) under %s", m.Layers, gz, res.Digest)
+	}
+}

@@ -3,10 +3,14 @@ package copier
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	digest "github.com/opencontainers/go-digest"
 
 	"github.com/cdk-ecr-deployment/handler/internal/awsenv"
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
@@ -189,5 +193,40 @@ func TestStallGuard(t *testing.T) {
 		return nil
 	})(ctx); err != nil {
 		t.Error(err)
+	}
+}
+
+// A delete from a registry that answers each request well within N, but reads so many tags
+// that it takes longer than N in all, is slow, not stalled: each request is activity.
+func TestDeleteReadingManyTagsIsNotStalled(t *testing.T) {
+	const idle = 400 * time.Millisecond
+	reg := newDistRegistry(t)
+	ctx := context.Background()
+	mine := reg.pushImage(t, "app:v1", randomImage(t, 1))
+	other := randomImage(t, 1)
+	for i := range 24 {
+		reg.pushImage(t, fmt.Sprintf("app:other-%02d", i), other)
+	}
+	// Every manifest read waits 150 ms: the delete reads v1, then the 24 other tags 8 at a
+	// time, then the manifest once more before its DELETE; about 750 ms in all.
+	reg.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.URL.Path, "/manifests/") {
+			time.Sleep(150 * time.Millisecond)
+		}
+		return false
+	})
+	start := time.Now()
+	err := reg.copier(t).Delete(withStallTimeout(ctx, idle), DeleteJob{Owned: Owned{Repo: named(t, reg.host+"/app"),
+		Digest: digest.Digest(mine.String()), Tags: []string{"v1"}}})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("delete after %v: %v", took, err)
+	}
+	if took < 2*idle {
+		t.Errorf("the delete took %v, not more than the idle timeout %v: the test did not exercise it", took, idle)
+	}
+	reg.setHook(nil)
+	if got := reg.digestOfTag(t, "app:v1"); got != "" {
+		t.Errorf("app:v1 still points at %s", got)
 	}
 }

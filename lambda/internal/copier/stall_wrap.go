@@ -57,6 +57,18 @@ func watchDest(ctx context.Context, dest types.ImageDestination, ref types.Image
 	return &watchedDest{ImageDestination: dest, w: w, host: hostsOf(ref)}
 }
 
+// watchedCall runs fn, one request to host made outside a watched source or destination
+// (manifest reads, tag lists, manifest DELETEs), as a watched call of ctx's attempt: its
+// start and its answer are activity, so an attempt made of many requests (a delete reading
+// hundreds of tags) is stalled only when one of them is silent for the idle timeout, not
+// when all of them together take longer.
+func watchedCall[T any](ctx context.Context, host string, fn func() (T, error)) (T, error) {
+	o := stallWatchOf(ctx).op(host)
+	o.wait(0)
+	defer o.got()
+	return fn()
+}
+
 type watchedSource struct {
 	types.ImageSource
 	w    *stallWatch
@@ -110,12 +122,14 @@ type watchedDest struct {
 }
 
 // PutBlob waits on the destination except while the HTTP client reads stream; once stream
-// is at its end, the wait (the commit) gets commitGrace for the blob's size.
+// is at its end, the wait (the commit) gets commitGrace for the bytes read. Those, not
+// info.Size: a layer gzipped on the way is uploaded with Size -1, and its commit needs the
+// grace as much as any.
 func (d *watchedDest) PutBlob(ctx context.Context, stream io.Reader, info types.BlobInfo, cache types.BlobInfoCache, isConfig bool) (types.BlobInfo, error) {
 	o := d.w.op(d.host)
 	o.wait(0)
 	defer o.got()
-	return d.ImageDestination.PutBlob(ctx, &uploadBody{r: stream, op: o, size: info.Size}, info, cache, isConfig)
+	return d.ImageDestination.PutBlob(ctx, &uploadBody{r: stream, op: o}, info, cache, isConfig)
 }
 
 func (d *watchedDest) TryReusingBlob(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache, canSubstitute bool) (bool, types.BlobInfo, error) {
@@ -150,15 +164,16 @@ func (d *watchedDest) Commit(ctx context.Context, unparsed types.UnparsedImage) 
 type uploadBody struct {
 	r    io.Reader
 	op   *stallOp
-	size int64
+	read int64
 }
 
 func (u *uploadBody) Read(p []byte) (int, error) {
 	u.op.got() // the destination took what the last Read returned
 	n, err := u.r.Read(p)
+	u.read += int64(n)
 	var grace time.Duration
 	if err == io.EOF {
-		grace = commitGrace(u.size)
+		grace = u.op.commitGrace(u.read)
 	}
 	u.op.wait(grace)
 	return n, err

@@ -74,16 +74,25 @@ var (
 	// Signatures and tokens in query strings that are not part of a
 	// scheme://... URL (a host/path?query without scheme, a bare query).
 	sigQueryRe = regexp.MustCompile(`(?i)([?&](x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|sig|signature|awsaccesskeyid|token|access_token|password)=)[^&\s"]+`)
+	// Registry tokens by their shape, wherever they stand (a bare token given as SrcCreds is
+	// such a value): GitHub's (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_), GitLab's personal
+	// access tokens (glpat-) and Docker Hub's (dckr_pat_); the prefix stays, to say what was
+	// there. And JWTs: header and payload are base64url JSON objects, so both start with eyJ.
+	prefixTokenRe = regexp.MustCompile(`(gh[pousr]_|github_pat_|glpat-|dckr_pat_)[A-Za-z0-9_-]{8,}`)
+	jwtRe         = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.?[A-Za-z0-9_-]*`)
 )
 
 // Redact removes credentials that may appear inside a free-form message:
 // URL userinfo, Authorization header values, the query string of every
-// scheme://... URL and signed query parameters anywhere else.
+// scheme://... URL, signed query parameters anywhere else, and values shaped
+// like registry tokens or JWTs.
 func Redact(s string) string {
 	s = redactUserinfo(s)
 	s = authHeaderRe.ReplaceAllString(s, "${1}REDACTED")
 	s = urlQueryRe.ReplaceAllString(s, "${1}?REDACTED")
 	s = sigQueryRe.ReplaceAllString(s, "${1}REDACTED")
+	s = prefixTokenRe.ReplaceAllString(s, "${1}REDACTED")
+	s = jwtRe.ReplaceAllString(s, "JWT-REDACTED")
 	return s
 }
 

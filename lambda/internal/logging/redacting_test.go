@@ -59,3 +59,29 @@ func TestRedactPresignedQuery(t *testing.T) {
 		}
 	}
 }
+
+// Registry tokens and JWTs are redacted by their shape wherever they stand: a bare token
+// given as SrcCreds is quoted by nobody, but an error from elsewhere might.
+func TestRedactTokensByShape(t *testing.T) {
+	jwt := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyb2JvdCJ9.c2lnbmF0dXJlLXBhcnQ"
+	for token, kept := range map[string]string{
+		"ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8":                      "ghp_REDACTED",
+		"ghs_16C7e42F292c6912E7710c838347Ae178B4a":                      "ghs_REDACTED",
+		"github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123": "github_pat_REDACTED",
+		"glpat-xxxxXXXXxxxx1234abcd":                                    "glpat-REDACTED",
+		"dckr_pat_2b3e36beeb386dfdaacb9b46004ccb7c":                     "dckr_pat_REDACTED",
+		jwt: "JWT-REDACTED",
+	} {
+		out := Redact(`reading the secret named in SrcCreds "` + token + `": not found`)
+		if strings.Contains(out, token[len(token)-8:]) || !strings.Contains(out, kept) {
+			t.Errorf("Redact(%s...) = %q, want %s in place of the token", token[:8], out, kept)
+		}
+	}
+	// Digests, hosts and ordinary words are not tokens.
+	for _, keep := range []string{"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"ghcr.io/owner/app:v1", "the glpat and ghp_ prefixes", "docker://gitlab.example.com/g/p:eyJ"} {
+		if out := Redact(keep); out != keep {
+			t.Errorf("Redact(%q) = %q", keep, out)
+		}
+	}
+}

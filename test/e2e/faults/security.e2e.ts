@@ -3,11 +3,13 @@
 // writes there is caught) and with empty HOME, TMPDIR and XDG_RUNTIME_DIR; it runs every kind
 // of copy that handles a credential (anonymous bearer token, Basic auth from a user:password
 // property and from Secrets Manager, ECR auto-login, an S3 archive, a delete, a refused
-// password, a copy through 429s and resets) at LOG_LEVEL=debug. Afterwards nothing may have been
+// password, a bare token taken for a secret name, a copy through 429s and resets) at
+// LOG_LEVEL=debug. Afterwards nothing may have been
 // written anywhere it could reach, and the grep over every log of the run (handler, registries,
 // moto, proxies) and every response must find no password, token, secret value, Authorization
 // header or ResponseURL signature. Both checks are first shown to catch a planted leak.
 import { execFileSync } from 'child_process';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { synthExample } from '../harness/driver';
@@ -132,6 +134,17 @@ describe('every credential path, at LOG_LEVEL=debug', () => {
     const prefix = `unauthorized reading docker://${w.priv.host}/team/app:1.0: check SrcCreds (or, for ECR, the handler role's permissions): `;
     expect(out.response.Reason?.slice(0, prefix.length)).toBe(prefix);
     expect(out.response.Reason!.length).toBeGreaterThan(prefix.length);
+  });
+
+  test('a bare token given as SrcCreds: read as a secret name, and never quoted', async () => {
+    const w = fw;
+    // A value without ':' names a Secrets Manager secret; none has this name.
+    const token = `ghp_${crypto.randomBytes(18).toString('hex')}`;
+    w.secrets.add(token);
+    const [res] = await synthExample('private-registry-credentials', { src: `${w.priv.host}/team/app:1.0`, dest: `${ECR_HOST}/sec:token`, secretName: 'unused' });
+    const out = await fw.resource(res, p => { p.SrcCreds = token; }, rie).create();
+    expectFailed(out, TIMEOUT, /^not found: the secret named in SrcCreds was not found in Secrets Manager \(us-east-1\)/);
+    expect(out.response.Reason).not.toContain(token.slice(4));
   });
 
   test('a copy through 429s and connection resets (retries log URLs at debug level)', async () => {

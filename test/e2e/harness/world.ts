@@ -16,12 +16,11 @@
 import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
+import { AwsFront, startAwsFront } from './aws-front';
 import { CustomResource, synthExample, SynthResource } from './driver';
 import { FaultProxy, startFaultProxy } from './fault-proxy';
-import { closeServer, listen } from './handles';
 import { findLeaks, logFiles, walk } from './leaks';
 import { DUMMY_AWS, Moto } from './moto';
 import { ECR_HOST, makePki, Pki } from './pki';
@@ -125,26 +124,6 @@ export function scratchOutsideTmp(prefix: string): string {
   return fs.mkdtempSync(path.join(fs.existsSync(shm) ? shm : os.homedir(), `${prefix}-`));
 }
 
-/**
- * An HTTP forwarder in front of moto that records each call's X-Amz-Target (the JSON APIs:
- * ECR, Secrets Manager) or method and path (S3).
- */
-async function startAwsRecorder(motoPort: () => number, calls: string[]): Promise<{ endpoint: string; close(): Promise<void> }> {
-  const agent = new http.Agent({ keepAlive: true });
-  const server = http.createServer((req, res) => {
-    const target = req.headers['x-amz-target'];
-    calls.push(typeof target === 'string' ? target : `${req.method} ${req.url}`);
-    const up = http.request({ host: '127.0.0.1', port: motoPort(), method: req.method, path: req.url, headers: req.headers, agent }, upRes => {
-      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      upRes.pipe(res);
-    });
-    up.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });
-    req.pipe(up);
-  });
-  const port = await listen(server, 'AWS API recorder');
-  return { endpoint: `http://127.0.0.1:${port}`, close: async () => { agent.destroy(); await closeServer(server); } };
-}
-
 /** Docker Hub's registry host: the proxy sends it to the hub-style registry, so `nginx:latest` resolves locally. */
 export const DOCKER_HUB_HOST = 'registry-1.docker.io';
 
@@ -178,7 +157,8 @@ export class World {
   public readonly ries: { rie: Rie; dirs: SandboxDirs }[] = [];
   /** With `recordAwsCalls`: each AWS API call the handlers made, in order (X-Amz-Target). */
   public readonly awsCalls: string[] = [];
-  private awsRecorder?: { endpoint: string; close(): Promise<void> };
+  /** The handlers' AWS endpoint: moto behind aws-front.ts (ECR's BatchDeleteImage rule, the call record). */
+  private awsFront!: AwsFront;
   private sandboxRoot?: string;
 
   /** Values that must never appear in handler output. */
@@ -228,7 +208,7 @@ export class World {
       this.dest = await startFaultProxy({ ...proxyOpts, upstreamPort: () => this.ecr.port, logFile: path.join(this.dir, 'fault-proxy-dest.log') });
     }
     this.proxy = await startConnectProxy(standIns(() => this.dest?.port ?? this.ecr.port, () => ({ [DOCKER_HUB_HOST]: this.hub.port })));
-    if (this.opts.recordAwsCalls) this.awsRecorder = await startAwsRecorder(() => this.moto.port, this.awsCalls);
+    this.awsFront = await startAwsFront(() => this.moto.port, this.opts.recordAwsCalls ? this.awsCalls : undefined);
     this.receiver = await startReceiver();
     if (this.opts.rie !== false) {
       this.rie = new Rie({
@@ -248,7 +228,7 @@ export class World {
     await Promise.allSettled(closers);
     closers.length = 0;
     for (const c of [this.hub, this.priv, this.ecr, this.open, this.moto]) if (c) closers.push(c.stop());
-    for (const c of [this.proxy, this.receiver, this.tokenServer, this.src, this.dest, this.awsRecorder]) if (c) closers.push(c.close());
+    for (const c of [this.proxy, this.receiver, this.tokenServer, this.src, this.dest, this.awsFront]) if (c) closers.push(c.close());
     await Promise.allSettled(closers);
     keepLogs(this.dir);
     rmTree(this.dir);
@@ -260,7 +240,7 @@ export class World {
     return {
       ...DUMMY_AWS,
       AWS_DEFAULT_REGION: DUMMY_AWS.AWS_REGION,
-      AWS_ENDPOINT_URL: this.awsRecorder?.endpoint ?? this.moto.endpoint,
+      AWS_ENDPOINT_URL: this.awsFront.endpoint,
       SSL_CERT_FILE: this.pki.caCert,
       HTTPS_PROXY: this.proxy.url,
       NO_PROXY: '127.0.0.1,localhost',
