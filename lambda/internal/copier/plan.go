@@ -146,6 +146,22 @@ func (c *Copier) planFor(ctx context.Context, src types.ImageSource, srcRef type
 	}
 }
 
+// pinnedSource is the source every read after planning goes to: for a registry, the
+// repository at the digest of the top manifest the plan was made from. A tag moved during a
+// long copy would otherwise hand copy.Image (or a new login's source) another image, and the
+// destination would get an index without a platform asked for, reported as a success.
+func (p plan) pinnedSource(srcRef types.ImageReference) (types.ImageReference, error) {
+	named := srcRef.DockerReference()
+	if !isRegistry(srcRef) || named == nil {
+		return srcRef, nil // an archive is read once, from the object planning opened
+	}
+	d, err := manifest.Digest(p.top)
+	if err != nil {
+		return nil, fmt.Errorf("digesting the manifest of %s: %w", display(srcRef), err)
+	}
+	return withDigest(named, d)
+}
+
 // formatMIMEType is the manifest MIME type of a DestManifestFormat value ("" for none).
 func formatMIMEType(format string) string {
 	switch format {
