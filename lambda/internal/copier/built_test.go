@@ -1,6 +1,9 @@
 package copier
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -116,25 +119,73 @@ func TestStoreUncompressed(t *testing.T) {
 	}
 }
 
+// A classic archive whose layer.tar files are gzipped already (made by hand) is copied with
+// each layer as stored, the diff_id check passing, and reads back layer by layer.
+func TestCopyArchiveWithCompressedLayers(t *testing.T) {
+	tarball, _, err := testenv.DockerSave(testenv.SaveImage{
+		RepoTags: []string{"app:latest"}, LayerSizes: []int{1 << 20, 300 << 10}, Layout: "legacy-gzip", Seed: 5, Text: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := newDistRegistry(t)
+	c := reg.copier(t)
+	c.opts.S3 = putArchives(t, "handmade", map[string][]byte{"img.tar": tarball})
+	res, err := c.Copy(context.Background(), Job{Src: s3Ref(t, c, "s3://handmade/img.tar"), Dest: imageRef(t, "docker://"+reg.host+"/hm/app:v1"), Retry: testRetry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remoteImage(reg, t, "hm/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDiffIDs(t, img)
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range layerTars(t, tarball) {
+		if m.Layers[i].Digest.String() != digest.FromBytes(l).String() {
+			t.Errorf("layer %d is %s at the destination, want it as stored (%s)", i, m.Layers[i].Digest, digest.FromBytes(l))
+		}
+	}
+	if reg.digestOfTag(t, "hm/app:v1") != res.Digest {
+		t.Errorf("the tag is not at %s", res.Digest)
+	}
+}
+
 // A layer.tar whose bytes are not the tar its diff_id names fails the copy with a
 // corrupt-archive error naming that diff_id, whichever way the layer goes (stored: the
 // registry refuses the digest at commit; gzipped: the copier's check fails the upload before
-// commit), and nothing is tagged.
+// commit; compressed in the archive, as hand-made archives have them: the copier checks the
+// diff_id of what it decompresses before the upload is committed), and nothing is tagged.
 func TestCopyArchiveCorruptLayerFails(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		text bool
-	}{{"stored", false}, {"gzipped", true}} {
+		name   string
+		text   bool
+		layout string
+		// regzip: the damaged tar is gzipped again, a sound gzip stream of the wrong tar.
+		regzip bool
+	}{{"stored", false, "legacy", false}, {"gzipped", true, "legacy", false},
+		{"compressed in the archive", false, "legacy-gzip", false}, {"compressed again after the damage", false, "legacy-gzip", true}} {
 		t.Run(c.name, func(t *testing.T) {
 			tarball, _, err := testenv.DockerSave(testenv.SaveImage{
-				RepoTags: []string{"app:latest"}, LayerSizes: []int{2 << 20}, Layout: "legacy", Seed: 9, Text: c.text,
+				RepoTags: []string{"app:latest"}, LayerSizes: []int{2 << 20}, Layout: c.layout, Seed: 9, Text: c.text,
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			l := layerTars(t, tarball)[0]
 			diffID := digest.FromBytes(l)
+			if c.layout == "legacy-gzip" {
+				diffID = digest.FromBytes(gunzip(t, l))
+			}
 			b := testenv.FlipByte(tarball, l) // same size, one byte in the layer flipped
+			if c.regzip {
+				plain := gunzip(t, l)
+				b = replaceMember(t, tarball, l, gzipBytes(t, testenv.FlipByte(plain, plain)))
+			}
+			damaged := digest.FromBytes(layerTars(t, b)[0])
 
 			reg := newDistRegistry(t)
 			cp := reg.copier(t)
@@ -143,14 +194,81 @@ func TestCopyArchiveCorruptLayerFails(t *testing.T) {
 			if !errors.Is(err, errs.ErrCorruptArchive) || !strings.Contains(err.Error(), diffID.String()) || !strings.Contains(err.Error(), "save the image again") {
 				t.Fatalf("got %v, want a corrupt-archive error naming the layer %s", err, diffID)
 			}
-			if ok, err := reg.env.BlobExists(context.Background(), "bad", diffID.String()); err != nil || ok {
-				t.Errorf("a blob named by the diff_id is at the destination (%v, %v)", ok, err)
+			t.Logf("error: %v", err)
+			for _, d := range []digest.Digest{diffID, damaged} {
+				if ok, err := reg.env.BlobExists(context.Background(), "bad", d.String()); err != nil || ok {
+					t.Errorf("blob %s (of the layer as damaged, or its diff_id) is at the destination (%v, %v)", d, ok, err)
+				}
 			}
 			if reg.digestOfTag(t, "bad:v1") != "" {
 				t.Error("the tag was written")
 			}
 		})
 	}
+}
+
+func gzipBytes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// replaceMember is tarball with the file whose contents are old given contents new.
+func replaceMember(t *testing.T, tarball, old, new []byte) []byte {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(tarball))
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	replaced := false
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg && bytes.Equal(data, old) {
+			data, h.Size, replaced = new, int64(len(new)), true
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !replaced {
+		t.Fatal("replaceMember: no such member")
+	}
+	return out.Bytes()
+}
+
+func gunzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // checkDiffIDs reads every layer of img back, as a puller does: each one's bytes hash to its

@@ -10,7 +10,8 @@ package copier
 // much as a whole registry copy.
 //
 // copyBuilt schedules the blobs as copyDirect does (copyBlobs), and decides per layer:
-//   - a layer file stored compressed (hand-made archives) goes as stored;
+//   - a layer file stored compressed (hand-made archives) goes as stored, decompressed on the
+//     way and checked against its diff_id before the upload is committed (diffid.go);
 //   - a layer that gzip would not shrink (its sample saves less than storeAbove) goes as the
 //     plain tar it is, named by its diff_id, in an OCI manifest (see manifest). The registry
 //     verifies the digest when it commits the upload, which is the diff_id check, so the
@@ -98,15 +99,25 @@ type builtLayers struct {
 	srcRef types.ImageReference
 	// mayStore: layers may be stored uncompressed (the destination takes OCI manifests).
 	mayStore bool
-	mu       sync.Mutex
-	written  map[digest.Digest]writtenLayer // by the digest the source's manifest names
+	// diffIDs are the config's diff_ids by the digest the source's manifest names.
+	diffIDs map[digest.Digest]digest.Digest
+	mu      sync.Mutex
+	written map[digest.Digest]writtenLayer // by the digest the source's manifest names
 }
 
 // copyBuilt runs one attempt of the built engine for ch (one image) and returns the digest of
 // the manifest it wrote.
 func (c *Copier) copyBuilt(ctx context.Context, ch choice, srcRef, destRef types.ImageReference) (digest.Digest, error) {
 	img := ch.images[0]
-	layers := &builtLayers{srcRef: srcRef, mayStore: ch.storeLayers, written: map[digest.Digest]writtenLayer{}}
+	config, err := readConfig(ctx, ch.src, img.config)
+	if err != nil {
+		return "", err
+	}
+	diffIDs, err := layerDiffIDs(img.bytes, ch.finalType, config)
+	if err != nil {
+		return "", fmt.Errorf("in %s: %w", display(srcRef), err)
+	}
+	layers := &builtLayers{srcRef: srcRef, mayStore: ch.storeLayers, diffIDs: diffIDs, written: map[digest.Digest]writtenLayer{}}
 	if err := c.copyBlobs(ctx, ch.src, ch.dest, srcRef, destRef, ch.images, layers); err != nil {
 		return "", err
 	}
@@ -194,7 +205,7 @@ func (b *builtLayers) copy(ctx context.Context, src types.ImageSource, dest type
 		if algo.Name() == compression.Zstd.Name() {
 			out.form = formZstd
 		}
-		err = putBlob(ctx, dest, stream, info, cache, false)
+		err = b.putCompressed(ctx, dest, stream, decompress, info, cache)
 	default:
 		sample := make([]byte, sampleSize)
 		if info.Size >= 0 && info.Size < sampleSize {
@@ -230,6 +241,23 @@ func (b *builtLayers) copy(ctx context.Context, src types.ImageSource, dest type
 	b.written[info.Digest] = out
 	b.mu.Unlock()
 	return nil
+}
+
+// putCompressed uploads a layer stored compressed as it is, checking its decompressed tar
+// against the config's diff_id before the upload is committed.
+func (b *builtLayers) putCompressed(ctx context.Context, dest types.ImageDestination, stream io.Reader,
+	decompress compression.DecompressorFunc, info types.BlobInfo, cache types.BlobInfoCache) error {
+	diffID, ok := b.diffIDs[info.Digest]
+	if !ok {
+		return fmt.Errorf("layer %s has no diff_id in the config", info.Digest)
+	}
+	checked := newDiffIDReader(stream, decompress, diffID, func(why string) error { return b.corruptCompressed(diffID, why) })
+	err := putBlob(ctx, dest, checked, info, cache, false)
+	_ = checked.Close()
+	if checked.failed != nil {
+		return checked.failed
+	}
+	return err
 }
 
 // putGzipped gzips the plain layer stream at gzipLevel into the destination, checking as it
@@ -298,4 +326,19 @@ func (b *builtLayers) verifyStored(ctx context.Context, src types.ImageSource, i
 func (b *builtLayers) corrupt(info types.BlobInfo) error {
 	return fmt.Errorf("%w: in %s, the layer whose diff_id is %s has other contents (its bytes hash to something else): save the image again",
 		errs.ErrCorruptArchive, display(b.srcRef), info.Digest)
+}
+
+func (b *builtLayers) corruptCompressed(diffID digest.Digest, why string) error {
+	return fmt.Errorf("%w: in %s, the compressed layer whose diff_id is %s is damaged (%s): save the image again",
+		errs.ErrCorruptArchive, display(b.srcRef), diffID, why)
+}
+
+// readConfig reads the config blob of a built image (s3archive holds it in memory).
+func readConfig(ctx context.Context, src types.ImageSource, d digest.Digest) ([]byte, error) {
+	rc, _, err := src.GetBlob(ctx, types.BlobInfo{Digest: d, Size: -1}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("reading the config %s: %w", d, err)
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }

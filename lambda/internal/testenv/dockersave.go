@@ -16,9 +16,10 @@ import (
 type SaveImage struct {
 	RepoTags   []string
 	LayerSizes []int // bytes of random file content per layer
-	// Layout: "legacy" (<id>/layer.tar, docker < 25), "oci" (blobs/sha256/...
-	// with legacy symlinks, docker >= 25) or "oci-gzip" (compressed blobs, as
-	// the containerd image store exports them).
+	// Layout: "legacy" (<id>/layer.tar, docker < 25), "legacy-gzip" (the same with each
+	// layer.tar gzipped, as hand-made archives have them), "oci" (blobs/sha256/... with
+	// legacy symlinks, docker >= 25) or "oci-gzip" (compressed blobs, as the containerd
+	// image store exports them).
 	Layout string
 	Seed   uint64
 	// Text fills the layers with words instead of random bytes: content that compresses
@@ -56,7 +57,7 @@ func DockerSave(images ...SaveImage) ([]byte, []string, error) {
 			diffIDs = append(diffIDs, diffID)
 			id := fmt.Sprintf("%064x", rnd.Uint64())
 			switch img.Layout {
-			case "legacy":
+			case "legacy", "legacy-gzip":
 				if err := tw.WriteHeader(&tar.Header{Name: id + "/", Mode: 0o755, Typeflag: tar.TypeDir}); err != nil {
 					return nil, nil, err
 				}
@@ -66,18 +67,18 @@ func DockerSave(images ...SaveImage) ([]byte, []string, error) {
 				if err := add(id+"/json", []byte(`{"id":"`+id+`"}`)); err != nil {
 					return nil, nil, err
 				}
-				if err := add(id+"/layer.tar", layerTar); err != nil {
+				blob := layerTar
+				if img.Layout == "legacy-gzip" {
+					blob = gzipped(blob)
+				}
+				if err := add(id+"/layer.tar", blob); err != nil {
 					return nil, nil, err
 				}
 				layerPaths = append(layerPaths, id+"/layer.tar")
 			default:
 				blob := layerTar
 				if img.Layout == "oci-gzip" {
-					var gz bytes.Buffer
-					zw := gzip.NewWriter(&gz)
-					_, _ = zw.Write(blob)
-					_ = zw.Close()
-					blob = gz.Bytes()
+					blob = gzipped(blob)
 				}
 				bs := sha256.Sum256(blob)
 				p := "blobs/sha256/" + hex.EncodeToString(bs[:])
@@ -97,7 +98,7 @@ func DockerSave(images ...SaveImage) ([]byte, []string, error) {
 		})
 		cs := sha256.Sum256(cfg)
 		cfgName := hex.EncodeToString(cs[:]) + ".json"
-		if img.Layout != "legacy" {
+		if img.Layout != "legacy" && img.Layout != "legacy-gzip" {
 			cfgName = "blobs/sha256/" + hex.EncodeToString(cs[:])
 		}
 		if err := add(cfgName, cfg); err != nil {
@@ -114,4 +115,12 @@ func DockerSave(images ...SaveImage) ([]byte, []string, error) {
 		return nil, nil, err
 	}
 	return buf.Bytes(), configs, nil
+}
+
+func gzipped(b []byte) []byte {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return gz.Bytes()
 }
