@@ -2,10 +2,12 @@ package copier
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/cdk-ecr-deployment/handler/internal/props"
 	digest "github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/types"
 )
@@ -51,6 +53,13 @@ func getManifest(ctx context.Context, ref types.ImageReference, sys *types.Syste
 		}
 		return destManifest{}, err
 	}
+	if want := askedDigest(ref, instance); want != "" {
+		// What is read by digest is PUT again under other tags (DestTags, ArchImageTags) and
+		// decides what a tag points at: it must be that manifest.
+		if err := checkManifestDigest(mb, want); err != nil {
+			return destManifest{}, err
+		}
+	}
 	d, err := manifest.Digest(mb)
 	if err != nil {
 		return destManifest{}, err
@@ -59,4 +68,30 @@ func getManifest(ctx context.Context, ref types.ImageReference, sys *types.Syste
 		mt = manifest.GuessMIMEType(mb)
 	}
 	return destManifest{found: true, digest: d, bytes: mb, mime: mt}, nil
+}
+
+// askedDigest is the digest a manifest read asks for: instance, else the digest ref is pinned
+// to; "" for a tag.
+func askedDigest(ref types.ImageReference, instance *digest.Digest) digest.Digest {
+	if instance != nil {
+		return *instance
+	}
+	if d, ok := ref.DockerReference().(reference.Digested); ok {
+		return d.Digest()
+	}
+	return ""
+}
+
+// checkManifestDigest fails when manifest bytes b, read as manifest want, have another
+// digest: a registry (or something in between) serving other bytes for a digest. No
+// registry client on the way checks it (containers/image returns the body as read).
+func checkManifestDigest(b []byte, want digest.Digest) error {
+	if ok, err := manifest.MatchesDigest(b, want); err == nil && ok {
+		return nil
+	}
+	got, err := manifest.Digest(b)
+	if err != nil {
+		return fmt.Errorf("the registry answered the request for manifest %s with an unreadable manifest: %w", want, err)
+	}
+	return fmt.Errorf("the registry answered the request for manifest %s with a manifest whose digest is %s: refusing to use it", want, got)
 }

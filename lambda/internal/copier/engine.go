@@ -199,8 +199,8 @@ func (c *Copier) selectEngine(ctx context.Context, srcRef, destRef types.ImageRe
 			if err != nil {
 				return choice{}, err
 			}
-			if ok, err := manifest.MatchesDigest(b, d); err != nil || !ok {
-				return choice{}, fmt.Errorf("the source's manifest %s does not match its digest", d)
+			if err := checkManifestDigest(b, d); err != nil {
+				return choice{}, fmt.Errorf("the source: %w", err)
 			}
 			if t == "" {
 				t = manifest.GuessMIMEType(b)
