@@ -226,8 +226,8 @@ func (c *Copier) selectEngine(ctx context.Context, srcRef, destRef types.ImageRe
 // destination digest. A retry after a partial copy finds the blobs already there.
 func (c *Copier) transfer(ctx context.Context, srcRef, destRef types.ImageReference, srcLogin, destLogin *login, job Job, p *plan) (digest.Digest, error) {
 	srcSys, destSys := srcLogin.sys, destLogin.sys
-	named := srcRef
-	srcRef, err := p.pinnedSource(named)
+	asked := srcRef // as the job names it, for messages; every read goes to the pinned one
+	srcRef, err := p.pinnedSource(asked)
 	if err != nil {
 		return "", err
 	}
@@ -237,14 +237,14 @@ func (c *Copier) transfer(ctx context.Context, srcRef, destRef types.ImageRefere
 	}
 	defer func() { _ = pc.Destroy() }()
 
-	slog.Info("copying", "src", display(named), "read_as", display(srcRef), "dest", display(destRef), "mode", p.mode.String(),
+	slog.Info("copying", "src", display(asked), "read_as", display(srcRef), "dest", display(destRef), "mode", p.mode.String(),
 		"arch", archLog(job), "parallel", c.opts.MaxParallel)
 	var (
 		done            digest.Digest
 		childrenInPlace bool // the direct engine copied a filtered index's children
 		logged          bool
 	)
-	err = withRetry(ctx, job.Retry, "copying "+display(named), stallGuard(hostsOf(srcRef, destRef), func(ctx context.Context) error {
+	err = withRetry(ctx, job.Retry, "copying "+display(asked), stallGuard(hostsOf(srcRef, destRef), func(ctx context.Context) error {
 		if g := srcLogin.generation(); g != p.srcGen {
 			// The source was logged in to again: the planned source has the old credentials.
 			src, err := srcRef.NewImageSource(ctx, srcSys)
@@ -285,7 +285,7 @@ func (c *Copier) transfer(ctx context.Context, srcRef, destRef types.ImageRefere
 		return err
 	}), srcLogin, destLogin)
 	if err != nil {
-		return "", describe(err, "copying", display(named)+" to "+display(destRef), "")
+		return "", describe(err, "copying", display(asked)+" to "+display(destRef), "")
 	}
 	return done, nil
 }
