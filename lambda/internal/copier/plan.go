@@ -153,7 +153,10 @@ func (c *Copier) planFor(ctx context.Context, src types.ImageSource, srcRef type
 func (p plan) pinnedSource(srcRef types.ImageReference) (types.ImageReference, error) {
 	named := srcRef.DockerReference()
 	if !isRegistry(srcRef) || named == nil {
-		return srcRef, nil // an archive is read once, from the object planning opened
+		// An S3 archive's reference keeps the source planning opened (s3archive's
+		// Reference.opened), so its manifest is the planned one; its blobs are checked by
+		// digest or diff_id as they are read.
+		return srcRef, nil
 	}
 	d, err := manifest.Digest(p.top)
 	if err != nil {
