@@ -100,6 +100,9 @@ func deleteECR(ctx context.Context, svc imageService, o Owned) error {
 			}
 			untag = appendOwned(untag, at.Tag, d, want)
 		}
+		if untag, err = keepSharedChildren(ctx, svc, repo, o, untag); err != nil {
+			return err
+		}
 	}
 	if o.KeepManifest {
 		if untag, err = keepLastTag(ctx, svc, repo, o.Digest, untag); err != nil {
