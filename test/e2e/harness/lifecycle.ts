@@ -31,8 +31,13 @@ import { World } from './world';
 
 export type Kind = 'ecr' | 'open';
 export type Policy = 'retain' | 'destroy';
-/** Source images: A and B (single amd64 images), IDX (a Docker manifest list with one amd64 child), missing (a tag that does not exist). */
-export type Src = 'A' | 'B' | 'IDX' | 'missing';
+/**
+ * Source images: A and B (single amd64 images), IDX (a Docker manifest list with one amd64
+ * child), IDX2 (a manifest list with the same amd64 child and an arm64 one), missing (a tag
+ * that does not exist).
+ */
+export type Src = 'A' | 'B' | 'IDX' | 'IDX2' | 'missing';
+type Img = Exclude<Src, 'missing'>;
 export type RepoKey = 'r1' | 'r2';
 
 /** One set of ResourceProperties, in the model's terms. */
@@ -147,6 +152,14 @@ export const SCENARIOS: Scenario[] = [
     seq: 'S7',
     title: 'delete after a failed create with DestTags (ArchImageTags names an arch the index lacks)',
     props: [{ repo: 'r1', tag: 'v1', src: 'IDX', copyImageIndex: true, archImageTags: { arm64: 'v1-arm64' }, destTags: LATEST }],
+  },
+  {
+    seq: 'S4',
+    title: 'update new id (index IDX -> IDX2, which keeps the amd64 child and its arch tag), cleanup delete, stack delete',
+    props: [
+      { repo: 'r1', tag: 'v1', src: 'IDX', copyImageIndex: true, archImageTags: { amd64: 'app-amd64' }, destTags: LATEST },
+      { repo: 'r1', tag: 'v2', src: 'IDX2', copyImageIndex: true, archImageTags: { amd64: 'app-amd64' }, destTags: LATEST },
+    ],
   },
 ];
 
@@ -360,7 +373,7 @@ export class LifecycleWorld {
   public fault!: FaultProxy;
   public mirror?: EcrMirror;
   public base!: SynthResource;
-  public images!: Record<'A' | 'B' | 'IDX', Built>;
+  public images!: Record<Img, Built>;
   private n = 0;
 
   constructor(public readonly kind: Kind) {}
@@ -384,10 +397,12 @@ export class LifecycleWorld {
     const b = buildImage('amd64', [2048, 256]);
     const child = buildImage('amd64', [1024]);
     const idx = buildIndex([{ arch: 'amd64', image: child }]);
+    const idx2 = buildIndex([{ arch: 'amd64', image: child }, { arch: 'arm64', image: buildImage('arm64', [1024]) }]);
     await pushBuilt(hub, 'lc/src-a', 'a', a);
     await pushBuilt(hub, 'lc/src-b', 'b', b);
     await pushBuilt(hub, 'lc/src-idx', 'idx', idx);
-    this.images = { A: a, B: b, IDX: idx };
+    await pushBuilt(hub, 'lc/src-idx', 'idx2', idx2);
+    this.images = { A: a, B: b, IDX: idx, IDX2: idx2 };
     [this.base] = await synthExample('docker-image-asset', { src: `${this.w.hub.host}/lc/src-a:a`, dest: `${ECR_HOST}/lc-base:v1` });
     return this;
   }
@@ -412,6 +427,7 @@ export class LifecycleWorld {
       case 'A': return `${h}/lc/src-a:a`;
       case 'B': return `${h}/lc/src-b:b`;
       case 'IDX': return `${h}/lc/src-idx:idx`;
+      case 'IDX2': return `${h}/lc/src-idx:idx2`;
       case 'missing': return `${h}/lc/src-a:missing`;
     }
   }
@@ -470,7 +486,7 @@ function clone(s: State): State {
 }
 
 export class Oracle {
-  constructor(private readonly kind: Kind, private readonly images: Record<'A' | 'B' | 'IDX', Built>, private readonly refuse: string[]) {}
+  constructor(private readonly kind: Kind, private readonly images: Record<Img, Built>, private readonly refuse: string[]) {}
 
   /**
    * The tags a property set names, each with the digest it points at when `top` was copied:
@@ -491,14 +507,14 @@ export class Oracle {
     if (r.ps.src === 'missing') return 'the source tag does not exist (fails before any write)';
     const refused = this.writes(r, '').map(w => w.tag).filter(t => this.refuse.includes(t));
     if (refused.length) return `the registry refuses ${refused.join(',')} (after a partial write: the handler must undo it)`;
-    const idx = r.ps.src === 'IDX' ? this.images.IDX : undefined;
+    const idx = this.images[r.ps.src].arch ? this.images[r.ps.src] : undefined;
     const missingArch = Object.keys(r.ps.archImageTags ?? {}).filter(a => !idx?.arch?.[a]);
     if (missingArch.length) return `ArchImageTags names ${missingArch.join(',')}, which the index lacks`;
     return undefined;
   }
 
   private srcDigest(r: Resolved): string {
-    return this.images[r.ps.src as 'A' | 'B' | 'IDX'].digest;
+    return this.images[r.ps.src as Img].digest;
   }
 
   private names(r: Resolved): string[] {
@@ -512,11 +528,20 @@ export class Oracle {
   /**
    * Removes `tags` of repo that still point at their owned digest. ECR: each by tag (an untag).
    * Generic: by digest, and only if no other tag of the repository points at that digest.
+   * Either way an arch tag stays while an index under a tag not removed here lists its child
+   * (a replacement that kept the child, and with it the arch tag).
    */
   private remove(state: State, repo: string, owned: { tag: string; digest: string }[]): string[] {
     const cur = state[repo] ?? {};
-    const mine = owned.filter(o => cur[o.tag] === o.digest);
     const notes: string[] = [];
+    let mine = owned.filter(o => cur[o.tag] === o.digest);
+    const gone = new Set(mine.map(o => o.tag));
+    const listedBy = (d: string) => Object.keys(cur).find(t => !gone.has(t) && Object.values(this.images).some(i => i.digest === cur[t] && Object.values(i.arch ?? {}).includes(d)));
+    mine = mine.filter(o => {
+      const by = listedBy(o.digest);
+      if (by) notes.push(`keep ${o.tag} (the index at ${by} lists its child)`);
+      return !by;
+    });
     if (this.kind === 'ecr') {
       for (const o of mine) { delete cur[o.tag]; notes.push(`untag ${o.tag}`); }
       return notes;
@@ -613,7 +638,8 @@ export async function runRow(lw: LifecycleWorld, row: Row): Promise<RowResult> {
   const steps: StepRecord[] = [];
   const oracle = new Oracle(kind, lw.images, scenario.refuse ?? []);
   const p = buildImage('amd64', [1536]);
-  const sym = new Map<string, string>([[lw.images.A.digest, 'A'], [lw.images.B.digest, 'B'], [lw.images.IDX.digest, 'IDX'], [p.digest, 'P']]);
+  const sym = new Map<string, string>([[lw.images.A.digest, 'A'], [lw.images.B.digest, 'B'], [lw.images.IDX.digest, 'IDX'], [lw.images.IDX2.digest, 'IDX2'], [p.digest, 'P']]);
+  for (const [arch, d] of Object.entries(lw.images.IDX2.arch ?? {})) sym.set(d, `IDX2/${arch}`);
   for (const [arch, d] of Object.entries(lw.images.IDX.arch ?? {})) sym.set(d, `IDX/${arch}`);
   const symOf = (d?: string) => (d ? sym.get(d) ?? d.slice(7, 19) : '-');
   const showState = (s: State) => Object.entries(sortedState(s))
