@@ -65,6 +65,8 @@ export interface Scenario {
   refuse?: string[];
   /** Tags another owner pushed into r1 before the sequence, pointing at the source image A itself. */
   sharedA?: string[];
+  /** The source image A is in r1 before the sequence, untagged (pushed by digest). */
+  untaggedA?: boolean;
   /** Registry kinds the row makes sense for (default both). */
   kinds?: Kind[];
 }
@@ -86,6 +88,13 @@ export const SCENARIOS: Scenario[] = [
     title: 'failed create after a partial write (DestTag refused), rollback delete',
     props: [{ repo: 'r1', tag: 'v1', src: 'A', destTags: ['latest', 'refused'] }],
     refuse: ['refused'],
+  },
+  {
+    seq: 'S2',
+    title: 'failed create after a partial write (DestTag refused), the source image already in r1 untagged, rollback delete',
+    props: [{ repo: 'r1', tag: 'v1', src: 'A', destTags: ['latest', 'refused'] }],
+    refuse: ['refused'],
+    untaggedA: true,
   },
   {
     seq: 'S3',
@@ -486,7 +495,8 @@ function clone(s: State): State {
 }
 
 export class Oracle {
-  constructor(private readonly kind: Kind, private readonly images: Record<Img, Built>, private readonly refuse: string[]) {}
+  /** held: digests the repository holds untagged before the sequence. */
+  constructor(private readonly kind: Kind, private readonly images: Record<Img, Built>, private readonly refuse: string[], private readonly held: string[] = []) {}
 
   /**
    * The tags a property set names, each with the digest it points at when `top` was copied:
@@ -559,12 +569,34 @@ export class Oracle {
 
   create(state: State, r: Resolved): Expected {
     const why = this.failure(r);
-    if (why) return { status: 'FAILED', state: clone(state), note: `FAILED: ${why}; nothing changes` };
+    if (why) return this.failedCreate(state, r, why);
     const d = this.srcDigest(r);
     const s = clone(state);
     s[r.repo] = s[r.repo] ?? {};
     for (const w of this.writes(r, d)) s[r.repo][w.tag] = w.digest;
     return { status: 'SUCCESS', id: this.id(r, d), digest: d, state: s, note: 'copies' };
+  }
+
+  /**
+   * A failed Create puts its tags back, except that it never deletes an image the repository
+   * held before: a new tag written before the refusal on such an image stays, on a generic
+   * registry always (a tag goes only with its manifest), on ECR when no other tag keeps the
+   * image (an untag of its last tag deletes it).
+   */
+  private failedCreate(state: State, r: Resolved, why: string): Expected {
+    const s = clone(state);
+    const refusedAt = this.writes(r, '').findIndex(w => this.refuse.includes(w.tag));
+    if (refusedAt <= 0 || r.ps.src === 'missing') return { status: 'FAILED', state: s, note: `FAILED: ${why}; nothing changes` };
+    const d = this.srcDigest(r);
+    const cur = s[r.repo] ?? {};
+    const tagged = Object.values(cur).includes(d);
+    const wasThere = tagged || this.held.includes(d);
+    const left = wasThere && (this.kind === 'open' || !tagged)
+      ? this.writes(r, d).slice(0, refusedAt).filter(w => w.digest === d && !(w.tag in cur)).map(w => w.tag) : [];
+    if (!left.length) return { status: 'FAILED', state: s, note: `FAILED: ${why}; nothing changes` };
+    s[r.repo] = cur;
+    for (const t of left) cur[t] = d;
+    return { status: 'FAILED', state: s, note: `FAILED: ${why}; ${left.join(',')} stay (removing them would delete an image that was there before)` };
   }
 
   update(state: State, idIn: string | undefined, oldR: Resolved, newR: Resolved): Expected {
@@ -636,7 +668,7 @@ export async function runRow(lw: LifecycleWorld, row: Row): Promise<RowResult> {
   const host = lw.destHost(row);
   const problems: string[] = [];
   const steps: StepRecord[] = [];
-  const oracle = new Oracle(kind, lw.images, scenario.refuse ?? []);
+  const oracle = new Oracle(kind, lw.images, scenario.refuse ?? [], scenario.untaggedA ? [lw.images.A.digest] : []);
   const p = buildImage('amd64', [1536]);
   const sym = new Map<string, string>([[lw.images.A.digest, 'A'], [lw.images.B.digest, 'B'], [lw.images.IDX.digest, 'IDX'], [lw.images.IDX2.digest, 'IDX2'], [p.digest, 'P']]);
   for (const [arch, d] of Object.entries(lw.images.IDX2.arch ?? {})) sym.set(d, `IDX2/${arch}`);
@@ -674,6 +706,7 @@ export async function runRow(lw: LifecycleWorld, row: Row): Promise<RowResult> {
       }
     }
     for (const t of scenario.sharedA ?? []) await pushBuilt(pusher, sets[0].repo, t, lw.images.A);
+    if (scenario.untaggedA) await pushBuilt(pusher, sets[0].repo, undefined, lw.images.A);
     for (const t of scenario.refuse ?? []) {
       for (const r of repos) {
         faults.push(lw.fault.rule({
@@ -721,6 +754,10 @@ export async function runRow(lw: LifecycleWorld, row: Row): Promise<RowResult> {
       if (JSON.stringify(sortedState(view)) !== want) mine.push(`state ${showState(view)}, expected ${showState(exp.state)}`);
       if (kind === 'ecr' && JSON.stringify(sortedState(registry)) !== JSON.stringify(sortedState(view))) {
         mine.push(`registry view ${showState(registry)} differs from the ECR API view ${showState(view)}`);
+      }
+      if (scenario.untaggedA) {
+        const reg = kind === 'ecr' ? lw.w.ecrClient() : lw.w.openClient();
+        if (!(await reg.headManifest(sets[0].repo, lw.images.A.digest))) mine.push('A, in the repository before the sequence, is gone');
       }
       const anomalies = lw.mirror?.anomalies.splice(0) ?? [];
       mine.push(...anomalies.map(a => `ECR mirror: ${a}`));
