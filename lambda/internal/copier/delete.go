@@ -28,6 +28,10 @@ type Owned struct {
 	// Manifest claims the manifest itself: the destination was given by digest, so no tag
 	// names what was written.
 	Manifest bool
+	// KeepManifest says the manifest was in the repository before the tags were written (a
+	// failed copy's undo): only tags go, never the manifest, and a tag whose removal would
+	// take the manifest with it stays (keep.go).
+	KeepManifest bool
 }
 
 func (o Owned) String() string {
@@ -79,6 +83,11 @@ func (c *Copier) Delete(ctx context.Context, job DeleteJob) error {
 			return err
 		}
 		return deleteECR(ctx, publicECR{api: api}, o)
+	}
+	if o.KeepManifest && !o.Manifest {
+		slog.Info("keeping tags: the distribution API removes a tag only by deleting its manifest, which was in the repository before",
+			"owned", o.String())
+		return nil
 	}
 	var creds *auth.Credentials
 	if job.DestAuth != nil {

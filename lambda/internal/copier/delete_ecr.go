@@ -100,6 +100,14 @@ func deleteECR(ctx context.Context, svc imageService, o Owned) error {
 			}
 			untag = appendOwned(untag, at.Tag, d, want)
 		}
+		if untag, err = keepSharedChildren(ctx, svc, repo, o, untag); err != nil {
+			return err
+		}
+	}
+	if o.KeepManifest {
+		if untag, err = keepLastTag(ctx, svc, repo, o.Digest, untag); err != nil {
+			return err
+		}
 	}
 	// The tags were read before: each is sent with the digest it was read at, so that a tag
 	// re-pointed in between (a newer deployment) is refused by the service, not removed.

@@ -10,6 +10,7 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/manifest"
 
 	"github.com/cdk-ecr-deployment/handler/internal/crash"
 	"github.com/cdk-ecr-deployment/handler/internal/errs"
@@ -76,13 +77,20 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 	if d, ok := p.satisfiedBy(have, byteForByte(srcRef)); ok {
 		slog.Info("destination already holds the image; nothing copied", "dest", display(destRef), "digest", d.String())
 		res.Digest, res.Skipped = d.String(), true
+		led.sawBefore(d, true)
 	} else {
+		// What the repository holds before the copy is never deleted by its undo; a digest
+		// not known in advance (an archive, a forced format) counts as held.
+		led.lookBefore(ctx, destNamed, destSys, append([]digest.Digest{p.want}, archChildren(p, job)...))
 		if t, ok := destNamed.(reference.Tagged); ok {
-			led.note(t.Tag(), have)
+			led.note(t.Tag(), have, p.want)
 		}
 		d, err := c.transfer(ctx, srcRef, destRef, srcLogin, destLogin, job, &p)
 		if err != nil {
 			return Result{}, c.undo(ctx, destNamed, destSys, led, job.Remove, err)
+		}
+		if t, ok := destNamed.(reference.Tagged); ok {
+			led.wrote(t.Tag(), d)
 		}
 		res.Digest = d.String()
 	}
@@ -103,4 +111,23 @@ func (c *Copier) Copy(ctx context.Context, job Job) (Result, error) {
 	slog.Info("copy finished", "src", display(srcRef), "dest", display(destRef), "digest", res.Digest,
 		"skipped", res.Skipped, "duration", time.Since(start).Round(time.Millisecond).String())
 	return res, nil
+}
+
+// archChildren are the index children that ArchTags will tag, as far as the source's top
+// manifest tells before the copy.
+func archChildren(p plan, job Job) []digest.Digest {
+	if len(job.ArchTags) == 0 || !manifest.MIMETypeIsMultiImage(p.topType) {
+		return nil
+	}
+	list, err := manifest.ListFromBlob(p.top, p.topType)
+	if err != nil {
+		return nil
+	}
+	var out []digest.Digest
+	for _, at := range job.ArchTags {
+		if d, ok := childFor(list, at.Platform); ok {
+			out = append(out, d)
+		}
+	}
+	return out
 }

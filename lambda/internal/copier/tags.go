@@ -114,7 +114,7 @@ func (c *Copier) putTag(ctx context.Context, destNamed reference.Named, sys *typ
 	if !m.found {
 		return fmt.Errorf("%w: %s is not in the destination", errs.ErrNotFound, pinned(destNamed, t.digest))
 	}
-	led.note(t.tag, cur)
+	led.note(t.tag, cur, t.digest)
 	if err := putManifestBytes(ctx, tagRef, sys, m.bytes); err != nil {
 		return err
 	}

@@ -31,8 +31,13 @@ import { World } from './world';
 
 export type Kind = 'ecr' | 'open';
 export type Policy = 'retain' | 'destroy';
-/** Source images: A and B (single amd64 images), IDX (a Docker manifest list with one amd64 child), missing (a tag that does not exist). */
-export type Src = 'A' | 'B' | 'IDX' | 'missing';
+/**
+ * Source images: A and B (single amd64 images), IDX (a Docker manifest list with one amd64
+ * child), IDX2 (a manifest list with the same amd64 child and an arm64 one), missing (a tag
+ * that does not exist).
+ */
+export type Src = 'A' | 'B' | 'IDX' | 'IDX2' | 'missing';
+type Img = Exclude<Src, 'missing'>;
 export type RepoKey = 'r1' | 'r2';
 
 /** One set of ResourceProperties, in the model's terms. */
@@ -60,6 +65,8 @@ export interface Scenario {
   refuse?: string[];
   /** Tags another owner pushed into r1 before the sequence, pointing at the source image A itself. */
   sharedA?: string[];
+  /** The source image A is in r1 before the sequence, untagged (pushed by digest). */
+  untaggedA?: boolean;
   /** Registry kinds the row makes sense for (default both). */
   kinds?: Kind[];
 }
@@ -81,6 +88,13 @@ export const SCENARIOS: Scenario[] = [
     title: 'failed create after a partial write (DestTag refused), rollback delete',
     props: [{ repo: 'r1', tag: 'v1', src: 'A', destTags: ['latest', 'refused'] }],
     refuse: ['refused'],
+  },
+  {
+    seq: 'S2',
+    title: 'failed create after a partial write (DestTag refused), the source image already in r1 untagged, rollback delete',
+    props: [{ repo: 'r1', tag: 'v1', src: 'A', destTags: ['latest', 'refused'] }],
+    refuse: ['refused'],
+    untaggedA: true,
   },
   {
     seq: 'S3',
@@ -147,6 +161,14 @@ export const SCENARIOS: Scenario[] = [
     seq: 'S7',
     title: 'delete after a failed create with DestTags (ArchImageTags names an arch the index lacks)',
     props: [{ repo: 'r1', tag: 'v1', src: 'IDX', copyImageIndex: true, archImageTags: { arm64: 'v1-arm64' }, destTags: LATEST }],
+  },
+  {
+    seq: 'S4',
+    title: 'update new id (index IDX -> IDX2, which keeps the amd64 child and its arch tag), cleanup delete, stack delete',
+    props: [
+      { repo: 'r1', tag: 'v1', src: 'IDX', copyImageIndex: true, archImageTags: { amd64: 'app-amd64' }, destTags: LATEST },
+      { repo: 'r1', tag: 'v2', src: 'IDX2', copyImageIndex: true, archImageTags: { amd64: 'app-amd64' }, destTags: LATEST },
+    ],
   },
 ];
 
@@ -360,7 +382,7 @@ export class LifecycleWorld {
   public fault!: FaultProxy;
   public mirror?: EcrMirror;
   public base!: SynthResource;
-  public images!: Record<'A' | 'B' | 'IDX', Built>;
+  public images!: Record<Img, Built>;
   private n = 0;
 
   constructor(public readonly kind: Kind) {}
@@ -384,10 +406,12 @@ export class LifecycleWorld {
     const b = buildImage('amd64', [2048, 256]);
     const child = buildImage('amd64', [1024]);
     const idx = buildIndex([{ arch: 'amd64', image: child }]);
+    const idx2 = buildIndex([{ arch: 'amd64', image: child }, { arch: 'arm64', image: buildImage('arm64', [1024]) }]);
     await pushBuilt(hub, 'lc/src-a', 'a', a);
     await pushBuilt(hub, 'lc/src-b', 'b', b);
     await pushBuilt(hub, 'lc/src-idx', 'idx', idx);
-    this.images = { A: a, B: b, IDX: idx };
+    await pushBuilt(hub, 'lc/src-idx', 'idx2', idx2);
+    this.images = { A: a, B: b, IDX: idx, IDX2: idx2 };
     [this.base] = await synthExample('docker-image-asset', { src: `${this.w.hub.host}/lc/src-a:a`, dest: `${ECR_HOST}/lc-base:v1` });
     return this;
   }
@@ -412,6 +436,7 @@ export class LifecycleWorld {
       case 'A': return `${h}/lc/src-a:a`;
       case 'B': return `${h}/lc/src-b:b`;
       case 'IDX': return `${h}/lc/src-idx:idx`;
+      case 'IDX2': return `${h}/lc/src-idx:idx2`;
       case 'missing': return `${h}/lc/src-a:missing`;
     }
   }
@@ -470,7 +495,8 @@ function clone(s: State): State {
 }
 
 export class Oracle {
-  constructor(private readonly kind: Kind, private readonly images: Record<'A' | 'B' | 'IDX', Built>, private readonly refuse: string[]) {}
+  /** held: digests the repository holds untagged before the sequence. */
+  constructor(private readonly kind: Kind, private readonly images: Record<Img, Built>, private readonly refuse: string[], private readonly held: string[] = []) {}
 
   /**
    * The tags a property set names, each with the digest it points at when `top` was copied:
@@ -491,14 +517,14 @@ export class Oracle {
     if (r.ps.src === 'missing') return 'the source tag does not exist (fails before any write)';
     const refused = this.writes(r, '').map(w => w.tag).filter(t => this.refuse.includes(t));
     if (refused.length) return `the registry refuses ${refused.join(',')} (after a partial write: the handler must undo it)`;
-    const idx = r.ps.src === 'IDX' ? this.images.IDX : undefined;
+    const idx = this.images[r.ps.src].arch ? this.images[r.ps.src] : undefined;
     const missingArch = Object.keys(r.ps.archImageTags ?? {}).filter(a => !idx?.arch?.[a]);
     if (missingArch.length) return `ArchImageTags names ${missingArch.join(',')}, which the index lacks`;
     return undefined;
   }
 
   private srcDigest(r: Resolved): string {
-    return this.images[r.ps.src as 'A' | 'B' | 'IDX'].digest;
+    return this.images[r.ps.src as Img].digest;
   }
 
   private names(r: Resolved): string[] {
@@ -512,11 +538,20 @@ export class Oracle {
   /**
    * Removes `tags` of repo that still point at their owned digest. ECR: each by tag (an untag).
    * Generic: by digest, and only if no other tag of the repository points at that digest.
+   * Either way an arch tag stays while an index under a tag not removed here lists its child
+   * (a replacement that kept the child, and with it the arch tag).
    */
   private remove(state: State, repo: string, owned: { tag: string; digest: string }[]): string[] {
     const cur = state[repo] ?? {};
-    const mine = owned.filter(o => cur[o.tag] === o.digest);
     const notes: string[] = [];
+    let mine = owned.filter(o => cur[o.tag] === o.digest);
+    const gone = new Set(mine.map(o => o.tag));
+    const listedBy = (d: string) => Object.keys(cur).find(t => !gone.has(t) && Object.values(this.images).some(i => i.digest === cur[t] && Object.values(i.arch ?? {}).includes(d)));
+    mine = mine.filter(o => {
+      const by = listedBy(o.digest);
+      if (by) notes.push(`keep ${o.tag} (the index at ${by} lists its child)`);
+      return !by;
+    });
     if (this.kind === 'ecr') {
       for (const o of mine) { delete cur[o.tag]; notes.push(`untag ${o.tag}`); }
       return notes;
@@ -534,12 +569,34 @@ export class Oracle {
 
   create(state: State, r: Resolved): Expected {
     const why = this.failure(r);
-    if (why) return { status: 'FAILED', state: clone(state), note: `FAILED: ${why}; nothing changes` };
+    if (why) return this.failedCreate(state, r, why);
     const d = this.srcDigest(r);
     const s = clone(state);
     s[r.repo] = s[r.repo] ?? {};
     for (const w of this.writes(r, d)) s[r.repo][w.tag] = w.digest;
     return { status: 'SUCCESS', id: this.id(r, d), digest: d, state: s, note: 'copies' };
+  }
+
+  /**
+   * A failed Create puts its tags back, except that it never deletes an image the repository
+   * held before: a new tag written before the refusal on such an image stays, on a generic
+   * registry always (a tag goes only with its manifest), on ECR when no other tag keeps the
+   * image (an untag of its last tag deletes it).
+   */
+  private failedCreate(state: State, r: Resolved, why: string): Expected {
+    const s = clone(state);
+    const refusedAt = this.writes(r, '').findIndex(w => this.refuse.includes(w.tag));
+    if (refusedAt <= 0 || r.ps.src === 'missing') return { status: 'FAILED', state: s, note: `FAILED: ${why}; nothing changes` };
+    const d = this.srcDigest(r);
+    const cur = s[r.repo] ?? {};
+    const tagged = Object.values(cur).includes(d);
+    const wasThere = tagged || this.held.includes(d);
+    const left = wasThere && (this.kind === 'open' || !tagged)
+      ? this.writes(r, d).slice(0, refusedAt).filter(w => w.digest === d && !(w.tag in cur)).map(w => w.tag) : [];
+    if (!left.length) return { status: 'FAILED', state: s, note: `FAILED: ${why}; nothing changes` };
+    s[r.repo] = cur;
+    for (const t of left) cur[t] = d;
+    return { status: 'FAILED', state: s, note: `FAILED: ${why}; ${left.join(',')} stay (removing them would delete an image that was there before)` };
   }
 
   update(state: State, idIn: string | undefined, oldR: Resolved, newR: Resolved): Expected {
@@ -611,9 +668,10 @@ export async function runRow(lw: LifecycleWorld, row: Row): Promise<RowResult> {
   const host = lw.destHost(row);
   const problems: string[] = [];
   const steps: StepRecord[] = [];
-  const oracle = new Oracle(kind, lw.images, scenario.refuse ?? []);
+  const oracle = new Oracle(kind, lw.images, scenario.refuse ?? [], scenario.untaggedA ? [lw.images.A.digest] : []);
   const p = buildImage('amd64', [1536]);
-  const sym = new Map<string, string>([[lw.images.A.digest, 'A'], [lw.images.B.digest, 'B'], [lw.images.IDX.digest, 'IDX'], [p.digest, 'P']]);
+  const sym = new Map<string, string>([[lw.images.A.digest, 'A'], [lw.images.B.digest, 'B'], [lw.images.IDX.digest, 'IDX'], [lw.images.IDX2.digest, 'IDX2'], [p.digest, 'P']]);
+  for (const [arch, d] of Object.entries(lw.images.IDX2.arch ?? {})) sym.set(d, `IDX2/${arch}`);
   for (const [arch, d] of Object.entries(lw.images.IDX.arch ?? {})) sym.set(d, `IDX/${arch}`);
   const symOf = (d?: string) => (d ? sym.get(d) ?? d.slice(7, 19) : '-');
   const showState = (s: State) => Object.entries(sortedState(s))
@@ -648,6 +706,7 @@ export async function runRow(lw: LifecycleWorld, row: Row): Promise<RowResult> {
       }
     }
     for (const t of scenario.sharedA ?? []) await pushBuilt(pusher, sets[0].repo, t, lw.images.A);
+    if (scenario.untaggedA) await pushBuilt(pusher, sets[0].repo, undefined, lw.images.A);
     for (const t of scenario.refuse ?? []) {
       for (const r of repos) {
         faults.push(lw.fault.rule({
@@ -695,6 +754,10 @@ export async function runRow(lw: LifecycleWorld, row: Row): Promise<RowResult> {
       if (JSON.stringify(sortedState(view)) !== want) mine.push(`state ${showState(view)}, expected ${showState(exp.state)}`);
       if (kind === 'ecr' && JSON.stringify(sortedState(registry)) !== JSON.stringify(sortedState(view))) {
         mine.push(`registry view ${showState(registry)} differs from the ECR API view ${showState(view)}`);
+      }
+      if (scenario.untaggedA) {
+        const reg = kind === 'ecr' ? lw.w.ecrClient() : lw.w.openClient();
+        if (!(await reg.headManifest(sets[0].repo, lw.images.A.digest))) mine.push('A, in the repository before the sequence, is gone');
       }
       const anomalies = lw.mirror?.anomalies.splice(0) ?? [];
       mine.push(...anomalies.map(a => `ECR mirror: ${a}`));
