@@ -496,7 +496,12 @@ function clone(s: State): State {
 
 export class Oracle {
   /** held: digests the repository holds untagged before the sequence. */
-  constructor(private readonly kind: Kind, private readonly images: Record<Img, Built>, private readonly refuse: string[], private readonly held: string[] = []) {}
+  constructor(
+    private readonly kind: Kind,
+    private readonly images: Record<Img, Built>,
+    private readonly refuse: string[],
+    private readonly held: string[] = [],
+  ) {}
 
   /**
    * The tags a property set names, each with the digest it points at when `top` was copied:
@@ -546,7 +551,8 @@ export class Oracle {
     const notes: string[] = [];
     let mine = owned.filter(o => cur[o.tag] === o.digest);
     const gone = new Set(mine.map(o => o.tag));
-    const listedBy = (d: string) => Object.keys(cur).find(t => !gone.has(t) && Object.values(this.images).some(i => i.digest === cur[t] && Object.values(i.arch ?? {}).includes(d)));
+    const listedBy = (d: string) => Object.keys(cur).find(t => !gone.has(t)
+      && Object.values(this.images).some(i => i.digest === cur[t] && Object.values(i.arch ?? {}).includes(d)));
     mine = mine.filter(o => {
       const by = listedBy(o.digest);
       if (by) notes.push(`keep ${o.tag} (the index at ${by} lists its child)`);
