@@ -77,15 +77,21 @@ func (d *Deployer) Run(ctx context.Context, req customresource.Request) (customr
 		return customresource.Result{PhysicalID: id}, err
 	}
 	copied := digest.Digest(res.Digest)
-	id := formatID(dest, copied)
+	id := formatID(dest, copied, p)
 	if req.Type == cfn.RequestUpdate {
 		if owned, ok := ownedDigest(req.PhysicalID); ok && owned == copied {
 			// The same digest under the old id: keeping the id means CloudFormation sends no
 			// clean-up Delete, which would have removed tags the new properties name too
 			// (a shared DestTag, or the same tag spelled another way). What the new
-			// properties no longer name is released here instead.
+			// properties no longer name is released here instead, if the old properties
+			// are the ones that wrote the id: after a failed Update, the rollback's old
+			// properties are the failed ones, and a tag they name was never written by this
+			// resource (another client's, say).
 			id = req.PhysicalID
-			if old != nil {
+			if old != nil && !writtenBy(req.PhysicalID, old) {
+				slog.Info("the old properties did not write this id (a rollback after a failed update, or an id from before fingerprints), so nothing they name is released",
+					"physical_id", req.PhysicalID)
+			} else if old != nil {
 				if err := d.remove(ctx, req.PhysicalID, old, p); err != nil {
 					// The clean-up of a replaced resource never fails a stack update in
 					// CloudFormation either; the tags stay, which loses nothing.

@@ -6,12 +6,14 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/docker/reference"
+
+	"github.com/cdk-ecr-deployment/handler/internal/props"
 )
 
 // FuzzOwnedDigest checks the PhysicalResourceId parser. CloudFormation hands back whatever
 // id a resource has, including upstream's log stream names and ids of failed Creates, so
-// ownedDigest sees arbitrary text: it may only claim a valid digest that ends the id, and
-// every id formatID writes gives back the digest it recorded.
+// ownedDigest sees arbitrary text: it may only claim a valid digest that ends the id's name
+// part (before the fingerprint), and every id formatID writes gives back the digest it recorded.
 func FuzzOwnedDigest(f *testing.F) {
 	d := "sha256:" + strings.Repeat("ab", 32)
 	for _, s := range []struct{ id, dest string }{
@@ -22,10 +24,16 @@ func FuzzOwnedDigest(f *testing.F) {
 		{"a@b@" + d, "localhost/x"},
 		{"r.io/app@sha256:short", "r.io/app:v1"},
 		{"r.io/app@sha512:" + strings.Repeat("cd", 64), "r.io/app"},
+		{"r.io/app:v1@" + d + "#0123456789ab", "r.io/app:v1"},
+		{"r.io/app:v1#x@" + d, "r.io/app:v1"},
 		{"@", ""},
 		{"", "UPPER/x"},
 	} {
 		f.Add(s.id, s.dest)
+	}
+	writer, err := props.Parse(map[string]any{"SrcImage": "docker://src.io/app:1", "DestImage": "docker://r.io/app:v1"})
+	if err != nil {
+		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, id, dest string) {
 		got, ok := ownedDigest(id)
@@ -33,8 +41,8 @@ func FuzzOwnedDigest(f *testing.F) {
 			if err := got.Validate(); err != nil {
 				t.Fatalf("ownedDigest(%q) = invalid %q: %v", id, got, err)
 			}
-			if !strings.HasSuffix(id, "@"+got.String()) {
-				t.Fatalf("ownedDigest(%q) = %q, which does not end the id", id, got)
+			if name, _, _ := strings.Cut(id, "#"); !strings.HasSuffix(name, "@"+got.String()) {
+				t.Fatalf("ownedDigest(%q) = %q, which does not end the id's name part", id, got)
 			}
 		} else if got != "" {
 			t.Fatalf("ownedDigest(%q) = %q without ok", id, got)
@@ -53,8 +61,8 @@ func FuzzOwnedDigest(f *testing.F) {
 		if ok {
 			want = got
 		}
-		full := formatID(named, want)
-		if len(full) > len(named.String())+len(":latest")+1+len(want.String()) {
+		full := formatID(named, want, writer)
+		if len(full) > len(named.String())+len(":latest")+1+len(want.String())+len("#")+12 {
 			t.Fatalf("formatID(%q) = %q is longer than the name and digest", dest, full)
 		}
 		back, ok := ownedDigest(full)

@@ -23,13 +23,15 @@ func mustNamed(t *testing.T, s string) reference.Named {
 }
 
 func TestIDRecordsTheCopiedDigest(t *testing.T) {
+	writer := propsFor(t, "docker://r.io/app:v1")
+	fp := "#" + ownerFingerprint(writer)
 	for _, tc := range []struct{ dest, want string }{
-		{"123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1", "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1@" + testDigest.String()},
-		{"Registry.Example.COM:5000/team/app", "registry.example.com:5000/team/app:latest@" + testDigest.String()},
-		{"nginx", "docker.io/library/nginx:latest@" + testDigest.String()},
-		{"r.io/app@" + testDigest.String(), "r.io/app@" + testDigest.String()},
+		{"123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1", "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1@" + testDigest.String() + fp},
+		{"Registry.Example.COM:5000/team/app", "registry.example.com:5000/team/app:latest@" + testDigest.String() + fp},
+		{"nginx", "docker.io/library/nginx:latest@" + testDigest.String() + fp},
+		{"r.io/app@" + testDigest.String(), "r.io/app@" + testDigest.String() + fp},
 	} {
-		id := formatID(mustNamed(t, tc.dest), testDigest)
+		id := formatID(mustNamed(t, tc.dest), testDigest, writer)
 		if id != tc.want {
 			t.Errorf("formatID(%s) = %q, want %q", tc.dest, id, tc.want)
 		}
@@ -90,5 +92,45 @@ func TestReleaseKeepsWhatTheNewPropertiesName(t *testing.T) {
 		if !slices.Equal(got.Tags, tc.want) {
 			t.Errorf("%s: released %v, want %v", tc.name, got.Tags, tc.want)
 		}
+	}
+}
+
+// The fingerprint tells the properties that wrote an id from others: what they own counts, and
+// nothing else (a new source, retries, a spelling of the same destination).
+func TestWrittenByNamesTheOwningProperties(t *testing.T) {
+	a := propsFor(t, "docker://r.io/app:v1")
+	id := formatID(a.Dest, testDigest, a)
+	same := map[string]*props.Properties{
+		"the same properties":         propsFor(t, "docker://r.io/app:v1"),
+		"host case and white space":   propsFor(t, " docker://R.IO/app:v1 "),
+		"the dest tag also a DestTag": propsFor(t, "docker://r.io/app:v1", "v1"),
+	}
+	for name, p := range same {
+		if !writtenBy(id, p) {
+			t.Errorf("%s: writtenBy = false, want true", name)
+		}
+	}
+	other := map[string]*props.Properties{
+		"a DestTag more":     propsFor(t, "docker://r.io/app:v1", "latest"),
+		"another tag":        propsFor(t, "docker://r.io/app:v2"),
+		"another repository": propsFor(t, "docker://r.io/other:v1"),
+		"another host":       propsFor(t, "docker://q.io/app:v1"),
+		"by digest":          propsFor(t, "docker://r.io/app@"+testDigest.String()),
+	}
+	for name, p := range other {
+		if writtenBy(id, p) {
+			t.Errorf("%s: writtenBy = true, want false", name)
+		}
+	}
+	retain, err := props.Parse(map[string]any{"SrcImage": "docker://src.io/app:1", "DestImage": "docker://r.io/app:v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if writtenBy(id, retain) {
+		t.Error("RemovalPolicy retain: writtenBy = true for an id written under destroy")
+	}
+	// Ids that carry no fingerprint (this handler before fingerprints) are written by no one.
+	if writtenBy("r.io/app:v1@"+testDigest.String(), a) || writtenBy(id, nil) {
+		t.Error("an id without a fingerprint, or nil properties: writtenBy = true")
 	}
 }

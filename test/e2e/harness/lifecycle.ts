@@ -153,6 +153,12 @@ export const SCENARIOS: Scenario[] = [
     refuse: ['refused'],
   },
   {
+    seq: 'S5',
+    title: 'failed update (missing source) naming a DestTag another client pushed at the copied image, rollback update, stack delete',
+    props: [{ repo: 'r1', tag: 'v1', src: 'A' }, { repo: 'r1', tag: 'v1', src: 'missing', destTags: LATEST }],
+    sharedA: LATEST,
+  },
+  {
     seq: 'S7',
     title: 'delete after a failed create with DestTags (missing source)',
     props: [{ repo: 'r1', tag: 'v1', src: 'missing', destTags: ['latest', 'stable'] }],
@@ -484,7 +490,9 @@ export interface Resolved {
   props: Record<string, any>;
 }
 
-const ID_DIGEST = /@(sha256:[0-9a-f]{64})$/;
+// <name:tag>@<digest>#<fingerprint of the properties that wrote the id> (lambda/internal/deploy/id.go).
+const ID_DIGEST = /@(sha256:[0-9a-f]{64})(?:#[0-9a-f]{12})?$/;
+const ID_FINGERPRINT = /#[0-9a-f]{12}$/;
 
 export function digestOfId(id: string | undefined): string | undefined {
   return id ? ID_DIGEST.exec(id)?.[1] : undefined;
@@ -536,6 +544,12 @@ export class Oracle {
     return this.writes(r, '').map(w => `${r.host}/${r.repo}:${w.tag}`);
   }
 
+  /** Whether a and b own the same (what the id's fingerprint covers). */
+  private sameOwner(a: Resolved, b: Resolved): boolean {
+    return a.policy === b.policy && JSON.stringify(this.names(a).sort()) === JSON.stringify(this.names(b).sort());
+  }
+
+  /** The id without its fingerprint, which the handler computes (and check() compares without). */
   id(r: Resolved, digest: string): string {
     return `${r.host}/${r.repo}:${r.ps.tag}@${digest}`;
   }
@@ -605,7 +619,11 @@ export class Oracle {
     return { status: 'FAILED', state: s, note: `FAILED: ${why}; ${left.join(',')} stay (removing them would delete an image that was there before)` };
   }
 
-  update(state: State, idIn: string | undefined, oldR: Resolved, newR: Resolved): Expected {
+  /**
+   * An Update from oldR to newR, sent with idIn, which `writer` wrote (the properties of the
+   * Create or Update that answered that id).
+   */
+  update(state: State, idIn: string | undefined, oldR: Resolved, newR: Resolved, writer: Resolved): Expected {
     const why = this.failure(newR);
     if (why) return { status: 'FAILED', id: idIn, state: clone(state), note: `FAILED: ${why}; keeps the id; nothing changes` };
     const d = this.srcDigest(newR);
@@ -615,7 +633,11 @@ export class Oracle {
     const owned = digestOfId(idIn);
     if (owned !== d) return { status: 'SUCCESS', id: this.id(newR, d), digest: d, state: s, note: 'copies; new digest, so a new id (CloudFormation deletes the old one)' };
     let note = 'copies; same digest, keeps the id';
-    if (oldR.policy === 'destroy') {
+    if (!this.sameOwner(oldR, writer)) {
+      // UPDATE_ROLLBACK after a failed Update: the old properties are the failed ones, which
+      // wrote nothing; a tag they name may be another client's.
+      note += '; the old properties did not write the id: nothing released';
+    } else if (oldR.policy === 'destroy') {
       const named = new Set(this.names(newR));
       const stale = this.writes(oldR, owned).filter(w => !named.has(`${oldR.host}/${oldR.repo}:${w.tag}`));
       const done = this.remove(s, oldR.repo, stale);
@@ -751,7 +773,12 @@ export async function runRow(lw: LifecycleWorld, row: Row): Promise<RowResult> {
       if (r.RequestId !== out.event.RequestId || r.StackId !== out.event.StackId || r.LogicalResourceId !== out.event.LogicalResourceId) {
         mine.push('RequestId/StackId/LogicalResourceId do not match the event');
       }
-      if (exp.id !== undefined && r.PhysicalResourceId !== exp.id) mine.push(`PhysicalResourceId ${r.PhysicalResourceId}, expected ${exp.id}`);
+      // A new id is predicted without its fingerprint; a kept one is compared whole.
+      const answered = exp.id !== undefined && !ID_FINGERPRINT.test(exp.id) ? r.PhysicalResourceId?.replace(ID_FINGERPRINT, '') : r.PhysicalResourceId;
+      if (exp.id !== undefined && answered !== exp.id) mine.push(`PhysicalResourceId ${r.PhysicalResourceId}, expected ${exp.id}`);
+      if (r.Status === 'SUCCESS' && exp.digest && !ID_FINGERPRINT.test(r.PhysicalResourceId ?? '')) {
+        mine.push(`PhysicalResourceId ${r.PhysicalResourceId} carries no fingerprint of the properties that wrote it`);
+      }
       if (exp.id === undefined && exp.status === 'FAILED' && /@sha256:/.test(r.PhysicalResourceId ?? '')) {
         mine.push(`a failed Create answered ${r.PhysicalResourceId}, an id that carries a digest (it owns nothing)`);
       }
@@ -799,7 +826,7 @@ export async function runRow(lw: LifecycleWorld, row: Row): Promise<RowResult> {
     let last = p0;
     if (p1) {
       const before = d.physicalResourceId;
-      exp = oracle.update(state, before, p0, p1);
+      exp = oracle.update(state, before, p0, p1, p0);
       const updated = await check('Update', await d.update(p1.props), exp);
       if (JSON.stringify(updated.event.OldResourceProperties) !== JSON.stringify(p0.props)) problems.push('Update: OldResourceProperties is not the old properties');
       if (updated.response.Status === 'SUCCESS') {
@@ -812,7 +839,7 @@ export async function runRow(lw: LifecycleWorld, row: Row): Promise<RowResult> {
       } else {
         // UPDATE_ROLLBACK_IN_PROGRESS: back to the old properties (OldResourceProperties = the
         // failed ones), with the id the resource had before the failed Update.
-        exp = oracle.update(state, before, p1, p0);
+        exp = oracle.update(state, before, p1, p0, p0);
         const rolled = await check('rollback Update', await d.rollbackUpdate(), exp);
         if (rolled.event.PhysicalResourceId !== before) problems.push('rollback Update: not sent with the id from before the failed Update');
         const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
