@@ -2,11 +2,12 @@
 // nothing, Update to a new tag (with the clean-up Delete of the old id), and Delete.
 import { expectCopied, expectNoLeaks, expectWellFormed } from './harness/expect';
 import { pushImage, PushedManifest } from './harness/images';
+import { ID_FINGERPRINT } from './harness/lifecycle';
 import { RegistryClient } from './harness/registry-client';
 import { World } from './harness/world';
 
 /** The id the handler answers for name@digest: that, then the fingerprint of the properties that wrote it. */
-const idOf = (nameAtDigest: string) => new RegExp(`^${nameAtDigest.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}#[0-9a-f]{12}$`);
+const idOf = (nameAtDigest: string) => new RegExp(`^${nameAtDigest.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${ID_FINGERPRINT.source}`);
 
 let w: World;
 let ecr: RegistryClient;

@@ -88,10 +88,12 @@ func (d *Deployer) Run(ctx context.Context, req customresource.Request) (customr
 			// properties are the failed ones, and a tag they name was never written by this
 			// resource (another client's, say).
 			id = req.PhysicalID
-			if old != nil && !writtenBy(req.PhysicalID, old) {
+			switch {
+			case old == nil:
+			case !writtenBy(req.PhysicalID, old):
 				slog.Info("the old properties did not write this id (a rollback after a failed update, or an id from before fingerprints), so nothing they name is released",
 					"physical_id", req.PhysicalID)
-			} else if old != nil {
+			default:
 				if err := d.remove(ctx, req.PhysicalID, old, p); err != nil {
 					// The clean-up of a replaced resource never fails a stack update in
 					// CloudFormation either; the tags stay, which loses nothing.

@@ -42,8 +42,11 @@ func formatID(dest reference.Named, d digest.Digest, p *props.Properties) string
 	return name + "#" + ownerFingerprint(p)
 }
 
-// ownerFingerprint is a short hash of what p owns once copied: 48 bits, as ids are meant to be
-// read by people and a collision can only keep an old tag, never remove one that p names.
+// fingerprintLen is the fingerprint's length in hex digits: 48 bits, as ids are meant to be read
+// by people and a collision can only keep an old tag, never remove one that p names.
+const fingerprintLen = 12
+
+// ownerFingerprint is a short hash of what p owns once copied.
 func ownerFingerprint(p *props.Properties) string {
 	o, _ := ownedUnder(p, "")
 	tags := slices.Clone(o.Tags)
@@ -53,7 +56,7 @@ func ownerFingerprint(p *props.Properties) string {
 	slices.Sort(tags)
 	h := sha256.New()
 	fmt.Fprintf(h, "owner/v1\n%s\n%s\n%t\n%s", p.RemovalPolicy, props.NormalizedName(o.Repo), o.Manifest, strings.Join(tags, "\n"))
-	return hex.EncodeToString(h.Sum(nil))[:12]
+	return hex.EncodeToString(h.Sum(nil))[:fingerprintLen]
 }
 
 // writtenBy says whether the id was written under properties p (see the fingerprint above).

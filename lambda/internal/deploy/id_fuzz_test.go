@@ -62,7 +62,7 @@ func FuzzOwnedDigest(f *testing.F) {
 			want = got
 		}
 		full := formatID(named, want, writer)
-		if len(full) > len(named.String())+len(":latest")+1+len(want.String())+len("#")+12 {
+		if len(full) > len(named.String())+len(":latest")+1+len(want.String())+len("#")+fingerprintLen {
 			t.Fatalf("formatID(%q) = %q is longer than the name and digest", dest, full)
 		}
 		back, ok := ownedDigest(full)

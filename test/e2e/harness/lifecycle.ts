@@ -491,8 +491,8 @@ export interface Resolved {
 }
 
 // <name:tag>@<digest>#<fingerprint of the properties that wrote the id> (lambda/internal/deploy/id.go).
-const ID_DIGEST = /@(sha256:[0-9a-f]{64})(?:#[0-9a-f]{12})?$/;
-const ID_FINGERPRINT = /#[0-9a-f]{12}$/;
+export const ID_FINGERPRINT = /#[0-9a-f]{12}$/;
+const ID_DIGEST = new RegExp(`@(sha256:[0-9a-f]{64})(?:${ID_FINGERPRINT.source.slice(0, -1)})?$`);
 
 export function digestOfId(id: string | undefined): string | undefined {
   return id ? ID_DIGEST.exec(id)?.[1] : undefined;
