@@ -28,12 +28,15 @@ else
 fi
 
 # --- Python venv with moto (AWS API stand-in) and pytest ---------------------------------
-if [ -x .venv/bin/python ] && .venv/bin/python -c 'import moto.server, pytest, flask' 2>/dev/null; then
-  say "python: .venv has moto[server] and pytest"
+# moto is pinned: the e2e harness leans on how it answers (ECR, S3, Secrets Manager), and an
+# unpinned install would give a fresh clone whatever PyPI released last.
+MOTO_VERSION=5.2.6
+if [ -x .venv/bin/python ] && .venv/bin/python -c "import moto.server, pytest, flask, moto; assert moto.__version__ == '$MOTO_VERSION'" 2>/dev/null; then
+  say "python: .venv has moto[server] $MOTO_VERSION and pytest"
 else
-  say "python: creating .venv with moto[server] and pytest"
-  python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check 'moto[server]' pytest
+  say "python: creating .venv with moto[server] $MOTO_VERSION and pytest"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" pytest
 fi
 
 # --- Go tools ------------------------------------------------------------------------------
